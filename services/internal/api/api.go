@@ -1,0 +1,72 @@
+// Package api holds the JSON contracts between the services, so that each is written once for
+// the side that answers and the side that asks.
+package api
+
+import "regexp"
+
+// Product is a catalog entry.
+type Product struct {
+	SKU        string `json:"sku"`
+	Name       string `json:"name"`
+	PriceCents int64  `json:"price_cents"`
+}
+
+// ProductList is catalog's answer to GET /products.
+type ProductList struct {
+	Products []Product `json:"products"`
+}
+
+// Stock is inventory's answer to GET /stock/:sku.
+type Stock struct {
+	SKU       string `json:"sku"`
+	Available int64  `json:"available"`
+}
+
+// ReservationRequest is the body of POST /reservations. ReservationID makes the call idempotent:
+// the gateway passes the checkout's idempotency key.
+type ReservationRequest struct {
+	ReservationID string `json:"reservation_id"`
+	SKU           string `json:"sku"`
+	Quantity      int64  `json:"quantity"`
+}
+
+// Reservation is inventory's answer to POST /reservations.
+type Reservation struct {
+	ReservationID string `json:"reservation_id"`
+	SKU           string `json:"sku"`
+	Quantity      int64  `json:"quantity"`
+	Remaining     int64  `json:"remaining"`
+}
+
+// OrderRequest is the body of POST /orders.
+type OrderRequest struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	SKU            string `json:"sku"`
+	Quantity       int64  `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+}
+
+// Order is the answer of POST /orders and GET /orders/:id.
+type Order struct {
+	OrderID        int64  `json:"order_id"`
+	IdempotencyKey string `json:"idempotency_key"`
+	SKU            string `json:"sku"`
+	Quantity       int64  `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+	TotalCents     int64  `json:"total_cents"`
+	CreatedAt      string `json:"created_at"`
+}
+
+// MaxQuantity is the largest quantity one checkout may buy.
+const MaxQuantity = 1000
+
+var (
+	skuPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)
+	keyPattern = regexp.MustCompile(`^[A-Za-z0-9._:-]{1,128}$`)
+)
+
+// ValidSKU reports whether s has the shape of a SKU: lower-case letters, digits and dashes.
+func ValidSKU(s string) bool { return skuPattern.MatchString(s) }
+
+// ValidKey reports whether s can be an idempotency key: 1-128 letters, digits, '.', '_', ':' or '-'.
+func ValidKey(s string) bool { return keyPattern.MatchString(s) }

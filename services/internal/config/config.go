@@ -1,0 +1,145 @@
+// Package config reads a service's configuration from environment variables and validates it at start,
+// so that a bad value stops the program with a message naming the variable.
+package config
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/url"
+	"regexp"
+	"strconv"
+	"strings"
+)
+
+// Config is everything a service reads from its environment.
+type Config struct {
+	Service          string     // gateway, catalog, inventory or orders; not read from the environment
+	Addr             string     // ADDR: listen address
+	DataDir          string     // DATA_DIR: where the service keeps its SQLite file
+	Lane             string     // LANE: which copy of the shop this is (plain, beyla, otel-auto, manual)
+	LogLevel         slog.Level // LOG_LEVEL: debug, info, warn or error
+	RoutePatternHint bool       // ROUTE_PATTERN_HINT: copy Echo's route into http.Request.Pattern for eBPF agents
+
+	// The gateway's upstreams and the Grafana it links traces to.
+	CatalogURL   string // CATALOG_URL
+	InventoryURL string // INVENTORY_URL
+	OrdersURL    string // ORDERS_URL
+	GrafanaURL   string // GRAFANA_URL
+}
+
+// defaultAddr is the listen address of service when ADDR is not set.
+func defaultAddr(service string) (string, bool) {
+	switch service {
+	case "gateway":
+		return ":8080", true
+	case "catalog":
+		return ":8081", true
+	case "inventory":
+		return ":8082", true
+	case "orders":
+		return ":8083", true
+	}
+	return "", false
+}
+
+// lanePattern keeps the lane usable as a Prometheus label value and a Loki label.
+var lanePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
+
+// Load reads the configuration of service from getenv. Every problem is reported, each naming its variable.
+func Load(service string, getenv func(string) string) (Config, error) {
+	addr, ok := defaultAddr(service)
+	if !ok {
+		return Config{}, fmt.Errorf("config: unknown service %q", service)
+	}
+	cfg := Config{Service: service}
+	var errs []error
+	check := func(err error) {
+		if err != nil {
+			errs = append(errs, err)
+		}
+	}
+
+	cfg.Addr = orDefault(getenv("ADDR"), addr)
+	check(validateAddr(cfg.Addr))
+
+	cfg.DataDir = orDefault(getenv("DATA_DIR"), "data")
+	cfg.Lane = orDefault(getenv("LANE"), "plain")
+	if !lanePattern.MatchString(cfg.Lane) {
+		check(fmt.Errorf("LANE=%q: want 1-32 lower-case letters, digits, '-' or '_'", cfg.Lane))
+	}
+
+	var err error
+	cfg.LogLevel, err = parseLevel(getenv("LOG_LEVEL"))
+	check(err)
+	cfg.RoutePatternHint, err = parseBool("ROUTE_PATTERN_HINT", getenv("ROUTE_PATTERN_HINT"), true)
+	check(err)
+
+	if service == "gateway" {
+		cfg.CatalogURL, err = parseURL("CATALOG_URL", getenv("CATALOG_URL"), "http://127.0.0.1:8081")
+		check(err)
+		cfg.InventoryURL, err = parseURL("INVENTORY_URL", getenv("INVENTORY_URL"), "http://127.0.0.1:8082")
+		check(err)
+		cfg.OrdersURL, err = parseURL("ORDERS_URL", getenv("ORDERS_URL"), "http://127.0.0.1:8083")
+		check(err)
+		cfg.GrafanaURL, err = parseURL("GRAFANA_URL", getenv("GRAFANA_URL"), "http://127.0.0.1:3000")
+		check(err)
+	}
+	if len(errs) > 0 {
+		return Config{}, fmt.Errorf("config of %s: %w", service, errors.Join(errs...))
+	}
+	return cfg, nil
+}
+
+func orDefault(value, def string) string {
+	if value == "" {
+		return def
+	}
+	return value
+}
+
+func validateAddr(addr string) error {
+	_, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return fmt.Errorf("ADDR=%q: want host:port, like :8080 or 127.0.0.1:8080", addr)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n < 0 || n > 65535 {
+		return fmt.Errorf("ADDR=%q: port %q is not a number from 0 to 65535", addr, port)
+	}
+	return nil
+}
+
+func parseLevel(value string) (slog.Level, error) {
+	switch strings.ToLower(value) {
+	case "", "info":
+		return slog.LevelInfo, nil
+	case "debug":
+		return slog.LevelDebug, nil
+	case "warn":
+		return slog.LevelWarn, nil
+	case "error":
+		return slog.LevelError, nil
+	}
+	return 0, fmt.Errorf("LOG_LEVEL=%q: want debug, info, warn or error", value)
+}
+
+func parseBool(name, value string, def bool) (bool, error) {
+	if value == "" {
+		return def, nil
+	}
+	b, err := strconv.ParseBool(value)
+	if err != nil {
+		return false, fmt.Errorf("%s=%q: want true or false", name, value)
+	}
+	return b, nil
+}
+
+func parseURL(name, value, def string) (string, error) {
+	value = orDefault(value, def)
+	u, err := url.Parse(value)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return "", fmt.Errorf("%s=%q: want an absolute http(s) URL, like %s", name, value, def)
+	}
+	return strings.TrimRight(value, "/"), nil
+}

@@ -1,0 +1,86 @@
+package config
+
+import (
+	"log/slog"
+	"strings"
+	"testing"
+)
+
+func env(m map[string]string) func(string) string {
+	return func(k string) string { return m[k] }
+}
+
+func TestLoadDefaults(t *testing.T) {
+	cfg, err := Load("gateway", env(nil))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := Config{
+		Service: "gateway", Addr: ":8080", DataDir: "data", Lane: "plain", LogLevel: slog.LevelInfo,
+		RoutePatternHint: true, CatalogURL: "http://127.0.0.1:8081", InventoryURL: "http://127.0.0.1:8082",
+		OrdersURL: "http://127.0.0.1:8083", GrafanaURL: "http://127.0.0.1:3000",
+	}
+	if cfg != want {
+		t.Fatalf("Load = %+v\nwant %+v", cfg, want)
+	}
+	for service, addr := range map[string]string{"catalog": ":8081", "inventory": ":8082", "orders": ":8083"} {
+		cfg, err := Load(service, env(nil))
+		if err != nil || cfg.Addr != addr {
+			t.Errorf("Load(%s) addr = %q, %v; want %q", service, cfg.Addr, err, addr)
+		}
+	}
+}
+
+func TestLoadReadsEveryVariable(t *testing.T) {
+	cfg, err := Load("gateway", env(map[string]string{
+		"ADDR": "127.0.0.1:9000", "DATA_DIR": "/tmp/x", "LANE": "otel-auto", "LOG_LEVEL": "DEBUG",
+		"ROUTE_PATTERN_HINT": "false", "CATALOG_URL": "http://catalog:8081/", "INVENTORY_URL": "http://inventory:8082",
+		"ORDERS_URL": "https://orders", "GRAFANA_URL": "http://localhost:3000",
+	}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Addr != "127.0.0.1:9000" || cfg.DataDir != "/tmp/x" || cfg.Lane != "otel-auto" || cfg.LogLevel != slog.LevelDebug ||
+		cfg.RoutePatternHint || cfg.CatalogURL != "http://catalog:8081" || cfg.OrdersURL != "https://orders" {
+		t.Fatalf("Load = %+v", cfg)
+	}
+}
+
+func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
+	tests := []struct {
+		service, key, value string
+	}{
+		{"catalog", "ADDR", "8081"},
+		{"catalog", "ADDR", ":99999"},
+		{"orders", "LANE", "Manual Lane"},
+		{"orders", "LOG_LEVEL", "verbose"},
+		{"inventory", "ROUTE_PATTERN_HINT", "maybe"},
+		{"gateway", "CATALOG_URL", "catalog:8081"},
+		{"gateway", "INVENTORY_URL", "ftp://inventory"},
+		{"gateway", "ORDERS_URL", "http://"},
+		{"gateway", "GRAFANA_URL", "::"},
+	}
+	for _, tt := range tests {
+		_, err := Load(tt.service, env(map[string]string{tt.key: tt.value}))
+		if err == nil {
+			t.Errorf("Load(%s) with %s=%q: no error", tt.service, tt.key, tt.value)
+			continue
+		}
+		if !strings.Contains(err.Error(), tt.key+"=") {
+			t.Errorf("Load(%s) with %s=%q: error %q does not name the variable", tt.service, tt.key, tt.value, err)
+		}
+	}
+}
+
+func TestLoadReportsEveryProblem(t *testing.T) {
+	_, err := Load("gateway", env(map[string]string{"ADDR": "x", "LOG_LEVEL": "loud"}))
+	if err == nil || !strings.Contains(err.Error(), "ADDR=") || !strings.Contains(err.Error(), "LOG_LEVEL=") {
+		t.Fatalf("error %v should name both ADDR and LOG_LEVEL", err)
+	}
+}
+
+func TestLoadUnknownService(t *testing.T) {
+	if _, err := Load("billing", env(nil)); err == nil {
+		t.Fatal("Load accepted an unknown service")
+	}
+}

@@ -1,0 +1,26 @@
+package gateway
+
+import (
+	"context"
+	"embed"
+
+	"github.com/zerocodelab/lab/services/internal/app"
+	"github.com/zerocodelab/lab/services/internal/upstream"
+)
+
+//go:embed web
+var webFiles embed.FS
+
+// Build returns the gateway for the bootstrap, with one client per upstream sharing one connection pool.
+func Build(_ context.Context, d app.Deps) (*app.Service, error) {
+	rt := d.Telemetry.Transport(upstream.NewTransport())
+	s, err := New(Upstreams{
+		Catalog:   upstream.New("catalog", d.Config.CatalogURL, rt),
+		Inventory: upstream.New("inventory", d.Config.InventoryURL, rt),
+		Orders:    upstream.New("orders", d.Config.OrdersURL, rt),
+	}, d.Telemetry, d.Registry, d.Config.Lane, d.Config.GrafanaURL)
+	if err != nil {
+		return nil, err
+	}
+	return &app.Service{Routes: s.Routes()}, nil
+}
