@@ -13,7 +13,8 @@ var webFiles embed.FS
 
 // Build returns the gateway for the bootstrap, with one client per upstream sharing one connection pool.
 func Build(_ context.Context, d app.Deps) (*app.Service, error) {
-	rt := d.Telemetry.Transport(upstream.NewTransport())
+	transport := upstream.NewTransport()
+	rt := d.Telemetry.Transport(transport)
 	s, err := New(Upstreams{
 		Catalog:   upstream.New("catalog", d.Config.CatalogURL, rt),
 		Inventory: upstream.New("inventory", d.Config.InventoryURL, rt),
@@ -22,5 +23,9 @@ func Build(_ context.Context, d app.Deps) (*app.Service, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &app.Service{Routes: s.Routes()}, nil
+	return &app.Service{
+		Routes: s.Routes(),
+		// Idle upstream connections would otherwise hold the upstreams' graceful shutdown for 5 s.
+		Close: func() error { transport.CloseIdleConnections(); return nil },
+	}, nil
 }
