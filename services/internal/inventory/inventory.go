@@ -134,7 +134,7 @@ func (s *Service) reserve(ctx context.Context, req api.ReservationRequest, sc sc
 			return res, false, ctx.Err()
 		}
 	case scenario.Error:
-		return res, false, errors.New("reserve stock: simulated failure of the reservation store (scenario error)")
+		return res, false, apierror.New(http.StatusInternalServerError, "simulated_failure", "the reservation store failed (scenario error)")
 	case scenario.OutOfStock:
 		span.AddEvent("out_of_stock scenario: refusing")
 		return res, false, errOutOfStock // the scenario plays a product that has just sold out

@@ -5,6 +5,7 @@ package shoptest
 import (
 	"bytes"
 	"context"
+	"fmt"
 	"io"
 	"net/http"
 	"strings"
@@ -93,12 +94,12 @@ func Start(tb testing.TB, opts Options) *Shop {
 // Log returns what the service has logged so far.
 func (s *Shop) Log(service string) *Log { return s.logs[service] }
 
-// Post sends a JSON body and returns the status and the body of the answer.
-func Post(tb testing.TB, url, contentType, body string, header http.Header) (int, []byte) {
-	tb.Helper()
+// Send posts a JSON body and returns the status and the body of the answer. It does not fail the
+// test itself, so goroutines may call it.
+func Send(url, contentType, body string, header http.Header) (int, []byte, error) {
 	req, err := http.NewRequest(http.MethodPost, url, strings.NewReader(body))
 	if err != nil {
-		tb.Fatal(err)
+		return 0, nil, err
 	}
 	for k, v := range header {
 		req.Header[k] = v
@@ -106,7 +107,17 @@ func Post(tb testing.TB, url, contentType, body string, header http.Header) (int
 	if contentType != "" {
 		req.Header.Set("Content-Type", contentType)
 	}
-	return do(tb, req)
+	return send(req)
+}
+
+// Post is Send for the test's own goroutine: an error fails the test.
+func Post(tb testing.TB, url, contentType, body string, header http.Header) (int, []byte) {
+	tb.Helper()
+	status, data, err := Send(url, contentType, body, header)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return status, data
 }
 
 // Get fetches url and returns the status and the body of the answer.
@@ -121,16 +132,24 @@ func Get(tb testing.TB, url string) (int, []byte) {
 
 func do(tb testing.TB, req *http.Request) (int, []byte) {
 	tb.Helper()
+	status, data, err := send(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	return status, data
+}
+
+func send(req *http.Request) (int, []byte, error) {
 	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
-		tb.Fatalf("%s %s: %v", req.Method, req.URL, err)
+		return 0, nil, fmt.Errorf("%s %s: %w", req.Method, req.URL, err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(resp.Body)
 	if err != nil {
-		tb.Fatalf("%s %s: read answer: %v", req.Method, req.URL, err)
+		return 0, nil, fmt.Errorf("%s %s: read answer: %w", req.Method, req.URL, err)
 	}
-	return resp.StatusCode, data
+	return resp.StatusCode, data, nil
 }
 
 // Log is a service's stdout, safe to read while the service writes.
@@ -151,4 +170,3 @@ func (l *Log) Lines() []string {
 	defer l.mu.Unlock()
 	return strings.Split(strings.TrimSpace(l.buf.String()), "\n")
 }
-

@@ -217,7 +217,7 @@ func TestErrorScenarioRecordsTheErrorWhereItHappened(t *testing.T) {
 	if !ok {
 		t.Fatalf("no reserve stock span in %v", spans)
 	}
-	if reserve.Status().Code != codes.Error || !strings.Contains(reserve.Status().Description, "simulated failure") {
+	if reserve.Status().Code != codes.Error || !strings.Contains(reserve.Status().Description, "simulated_failure") {
 		t.Errorf("reserve stock status = %v; want Error with the cause", reserve.Status())
 	}
 	exception := false
@@ -289,4 +289,3 @@ func TestFanoutCallsAreConcurrentSiblings(t *testing.T) {
 		t.Error("no two fan-out lookups overlap in time: they did not run concurrently")
 	}
 }
-

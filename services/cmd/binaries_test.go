@@ -1,0 +1,208 @@
+package cmd_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// binaries compiles the four binaries once, the way `make build` does, for every test that runs them.
+var binaries = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "shop-bin-")
+	if err != nil {
+		return "", err
+	}
+	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
+		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, service), "./"+service).CombinedOutput()
+		if err != nil {
+			return "", fmt.Errorf("go build %s: %v\n%s", service, err, out)
+		}
+	}
+	return dir, nil
+})
+
+func build(t *testing.T) string {
+	t.Helper()
+	dir, err := binaries()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if dir, err := binaries(); err == nil && strings.Contains(dir, "shop-bin-") {
+		os.RemoveAll(dir)
+	}
+	os.Exit(code)
+}
+
+// freeAddr returns a loopback address whose port was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitHealthy(t *testing.T, addr string) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return
+			}
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("%s never became healthy", addr)
+}
+
+// TestBinariesServeACheckoutAndStopOnSIGTERM runs the real binaries as processes, as `make run` does.
+func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
+	bin, data := build(t), t.TempDir()
+	addrs := map[string]string{}
+	for _, s := range []string{"gateway", "catalog", "inventory", "orders"} {
+		addrs[s] = freeAddr(t)
+	}
+	type proc struct {
+		cmd  *exec.Cmd
+		logs *lockedBuffer
+	}
+	procs := map[string]proc{}
+	for _, s := range []string{"catalog", "inventory", "orders", "gateway"} {
+		cmd := exec.Command(filepath.Join(bin, s))
+		cmd.Env = []string{"ADDR=" + addrs[s], "DATA_DIR=" + data, "LANE=plain",
+			"CATALOG_URL=http://" + addrs["catalog"], "INVENTORY_URL=http://" + addrs["inventory"], "ORDERS_URL=http://" + addrs["orders"]}
+		logs := &lockedBuffer{}
+		cmd.Stdout, cmd.Stderr = logs, logs
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[s] = proc{cmd, logs}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		waitHealthy(t, addrs[s])
+	}
+
+	resp, err := http.Post("http://"+addrs["gateway"]+"/api/checkout", "application/json",
+		strings.NewReader(`{"sku":"ceramic-mug","quantity":1,"scenario":"slow"}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 201 {
+		t.Fatalf("checkout = %d; want 201", resp.StatusCode)
+	}
+
+	for _, s := range []string{"gateway", "catalog", "inventory", "orders"} {
+		p := procs[s]
+		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
+			t.Fatal(err)
+		}
+		done := make(chan error, 1)
+		go func() { done <- p.cmd.Wait() }()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Errorf("%s exited with %v after SIGTERM:\n%s", s, err, p.logs.String())
+			}
+		case <-time.After(15 * time.Second):
+			t.Fatalf("%s did not stop within 15 s of SIGTERM", s)
+		}
+		if !strings.Contains(p.logs.String(), `"msg":"stopped"`) {
+			t.Errorf("%s did not log that it stopped:\n%s", s, p.logs.String())
+		}
+	}
+}
+
+// A SIGTERM in the middle of a slow request lets it finish before the process exits.
+func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
+	bin, data := build(t), t.TempDir()
+	addr := freeAddr(t)
+	cmd := exec.Command(filepath.Join(bin, "inventory"))
+	cmd.Env = []string{"ADDR=" + addr, "DATA_DIR=" + data}
+	logs := &lockedBuffer{}
+	cmd.Stdout, cmd.Stderr = logs, logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	waitHealthy(t, addr)
+
+	status := make(chan int, 1)
+	go func() {
+		req, _ := http.NewRequestWithContext(context.Background(), "POST", "http://"+addr+"/reservations",
+			strings.NewReader(`{"reservation_id":"drain-1","sku":"ceramic-mug","quantity":1}`))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Scenario", "slow") // inventory sleeps 300 ms
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			status <- 0
+			return
+		}
+		resp.Body.Close()
+		status <- resp.StatusCode
+	}()
+	time.Sleep(100 * time.Millisecond) // the request is now sleeping inside inventory
+	cmd.Process.Signal(syscall.SIGTERM)
+	if got := <-status; got != 201 {
+		t.Fatalf("the in-flight reservation got %d; want 201 despite SIGTERM\n%s", got, logs.String())
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("inventory exited with %v", err)
+	}
+}
+
+func TestBadConfigurationStopsAtStartNamingTheVariable(t *testing.T) {
+	bin := build(t)
+	tests := []struct{ service, env, name string }{
+		{"catalog", "ADDR=nonsense", "ADDR"},
+		{"orders", "LOG_LEVEL=chatty", "LOG_LEVEL"},
+		{"gateway", "ORDERS_URL=orders:8083", "ORDERS_URL"},
+		{"inventory", "ROUTE_PATTERN_HINT=perhaps", "ROUTE_PATTERN_HINT"},
+	}
+	for _, tt := range tests {
+		cmd := exec.Command(filepath.Join(bin, tt.service))
+		cmd.Env = []string{tt.env, "DATA_DIR=" + t.TempDir()}
+		out, err := cmd.CombinedOutput()
+		if exitErr, ok := err.(*exec.ExitError); !ok || exitErr.ExitCode() != 1 {
+			t.Errorf("%s with %s: exit %v; want exit status 1", tt.service, tt.env, err)
+		}
+		if !strings.Contains(string(out), tt.name+"=") {
+			t.Errorf("%s with %s printed %q; want a message naming %s", tt.service, tt.env, out, tt.name)
+		}
+	}
+}
