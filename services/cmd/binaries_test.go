@@ -16,12 +16,16 @@ import (
 	"time"
 )
 
+// binDir holds the binaries once a test has asked for them.
+var binDir string
+
 // binaries compiles the four binaries once, the way `make build` does, for every test that runs them.
 var binaries = sync.OnceValues(func() (string, error) {
 	dir, err := os.MkdirTemp("", "shop-bin-")
 	if err != nil {
 		return "", err
 	}
+	binDir = dir
 	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, service), "./"+service).CombinedOutput()
 		if err != nil {
@@ -42,8 +46,8 @@ func build(t *testing.T) string {
 
 func TestMain(m *testing.M) {
 	code := m.Run()
-	if dir, err := binaries(); err == nil && strings.Contains(dir, "shop-bin-") {
-		os.RemoveAll(dir)
+	if binDir != "" {
+		os.RemoveAll(binDir)
 	}
 	os.Exit(code)
 }
@@ -115,6 +119,18 @@ func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 		procs[s] = proc{cmd, logs}
 		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
 		waitHealthy(t, addrs[s])
+	}
+
+	// The container healthcheck: the binary asks its own /healthz on the port of ADDR.
+	hc := exec.Command(filepath.Join(bin, "orders"), "healthcheck")
+	hc.Env = []string{"ADDR=:" + strings.Split(addrs["orders"], ":")[1]}
+	if out, err := hc.CombinedOutput(); err != nil {
+		t.Errorf("orders healthcheck against a running orders: %v %s", err, out)
+	}
+	hc = exec.Command(filepath.Join(bin, "orders"), "healthcheck")
+	hc.Env = []string{"ADDR=" + freeAddr(t)}
+	if out, err := hc.CombinedOutput(); err == nil {
+		t.Errorf("orders healthcheck with nothing listening succeeded: %s", out)
 	}
 
 	resp, err := http.Post("http://"+addrs["gateway"]+"/api/checkout", "application/json",

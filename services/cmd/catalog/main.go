@@ -1,5 +1,6 @@
 // Command catalog runs the catalog service of the shop. Configuration comes from environment variables
-// (see README.md); SIGTERM or SIGINT stops it gracefully.
+// (see README.md); SIGTERM or SIGINT stops it gracefully. "catalog healthcheck" asks a running
+// instance's /healthz and exits non-zero unless it is healthy (for container healthchecks).
 package main
 
 import (
@@ -23,6 +24,10 @@ func main() {
 	}
 }
 
-func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
-	return app.Run(ctx, app.Spec{Service: "catalog", Build: catalog.Build}, getenv, stdout)
+func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
+	spec := app.Spec{Service: "catalog", Build: catalog.Build}
+	if len(args) > 1 && args[1] == "healthcheck" {
+		return app.Healthcheck(ctx, spec.Service, getenv)
+	}
+	return app.Run(ctx, spec, getenv, stdout)
 }
