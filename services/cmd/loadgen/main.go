@@ -1,0 +1,39 @@
+// Command loadgen keeps the shop's lanes busy with every scenario. Configuration: TARGETS
+// (lane=gateway URL, comma-separated), RATE (requests per second per lane, default 2), DURATION
+// (0, the default, runs until SIGTERM).
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/zerocodelab/lab/services/internal/loadgen"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
+	defer stop()
+	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+}
+
+func run(ctx context.Context, _ []string, getenv func(string) string, stdout io.Writer) error {
+	cfg, err := loadgen.LoadConfig(getenv)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewJSONHandler(stdout, nil)).With("service", "loadgen")
+	logger.Info("sending", "targets", cfg.Targets, "rate_per_lane", cfg.Rate, "duration", cfg.Duration.String())
+	loadgen.Run(ctx, cfg, &http.Client{Timeout: 10 * time.Second}, logger)
+	logger.Info("stopped")
+	return nil
+}
