@@ -1,0 +1,338 @@
+package e2e
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/compose-spec/compose-go/v2/loader"
+	"github.com/compose-spec/compose-go/v2/types"
+)
+
+// root is the repository root, seen from this package.
+const root = ".."
+
+var lanes = []string{"plain", "beyla", "otel-auto", "manual"}
+var shopServices = []string{"gateway", "catalog", "inventory", "orders"}
+
+// load loads the compose files as docker compose would, with the given profiles and environment.
+func load(t *testing.T, env map[string]string, profiles []string, files ...string) (*types.Project, error) {
+	t.Helper()
+	abs, err := filepath.Abs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	details := types.ConfigDetails{WorkingDir: abs, Environment: env}
+	for _, f := range files {
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: filepath.Join(abs, f)})
+	}
+	return loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
+		o.SetProjectName("zero-code-lab", true)
+		o.Profiles = profiles
+	})
+}
+
+// combos are the file sets a user runs: Linux alone, macOS with its override.
+var combos = [][]string{
+	{"docker-compose.yml"},
+	{"docker-compose.yml", "docker-compose.mac.yml"},
+}
+
+var testEnv = map[string]string{"GRAFANA_ADMIN_PASSWORD": "test-password"}
+
+// loadAll loads every file combination with every lane on, and with each lane alone.
+func loadAll(t *testing.T) map[string]*types.Project {
+	t.Helper()
+	projects := map[string]*types.Project{}
+	for _, files := range combos {
+		for _, profiles := range append([][]string{lanes}, [][]string{{"plain"}, {"beyla"}, {"otel-auto"}, {"manual"}}...) {
+			p, err := load(t, testEnv, profiles, files...)
+			if err != nil {
+				t.Fatalf("load %v with profiles %v: %v", files, profiles, err)
+			}
+			projects[strings.Join(files, "+")+" "+strings.Join(profiles, ",")] = p
+		}
+	}
+	return projects
+}
+
+func isAgent(name string) bool { return name == "beyla" || strings.HasSuffix(name, "-agent") }
+
+func TestComposeLoadsForEveryProfileAndPlatform(t *testing.T) {
+	for name, p := range loadAll(t) {
+		for _, stack := range []string{"otel-collector", "tempo", "loki", "prometheus", "grafana", "loadgen"} {
+			if _, ok := p.Services[stack]; !ok {
+				t.Errorf("%s: the stack service %s is missing", name, stack)
+			}
+		}
+	}
+	// Each profile brings its lane's four services, and nothing of other lanes.
+	for _, lane := range lanes {
+		p, err := load(t, testEnv, []string{lane}, "docker-compose.yml")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, other := range lanes {
+			for _, s := range shopServices {
+				_, ok := p.Services[other+"-"+s]
+				if ok != (other == lane) {
+					t.Errorf("profile %s: service %s-%s present = %v", lane, other, s, ok)
+				}
+			}
+		}
+	}
+}
+
+func TestOnlyAgentsArePrivileged(t *testing.T) {
+	for name, p := range loadAll(t) {
+		for _, s := range p.Services {
+			if s.Privileged != isAgent(s.Name) {
+				t.Errorf("%s: %s privileged = %v", name, s.Name, s.Privileged)
+			}
+		}
+	}
+}
+
+func TestShopServicesAreLockedDown(t *testing.T) {
+	for name, p := range loadAll(t) {
+		for _, lane := range lanes {
+			for _, svc := range shopServices {
+				s, ok := p.Services[lane+"-"+svc]
+				if !ok {
+					continue
+				}
+				if !s.ReadOnly || !slices.Contains(s.SecurityOpt, "no-new-privileges:true") || !slices.Contains(s.CapDrop, "ALL") {
+					t.Errorf("%s: %s: read_only %v, security_opt %v, cap_drop %v", name, s.Name, s.ReadOnly, s.SecurityOpt, s.CapDrop)
+				}
+				if s.User != "" {
+					t.Errorf("%s: %s overrides the image's non-root user with %q", name, s.Name, s.User)
+				}
+				if s.HealthCheck == nil || s.HealthCheck.Disable || !slices.Contains(s.HealthCheck.Test, "healthcheck") {
+					t.Errorf("%s: %s has no healthcheck running the binary's own check", name, s.Name)
+				}
+				env := func(k string) string { return value(s.Environment[k]) }
+				if env("OTEL_SERVICE_NAME") != svc || env("LANE") != lane || env("OTEL_RESOURCE_ATTRIBUTES") != "service.namespace="+lane {
+					t.Errorf("%s: %s: OTEL_SERVICE_NAME=%q LANE=%q OTEL_RESOURCE_ATTRIBUTES=%q", name, s.Name, env("OTEL_SERVICE_NAME"), env("LANE"), env("OTEL_RESOURCE_ATTRIBUTES"))
+				}
+				if s.Build == nil || value(s.Build.Args["SERVICE"]) != svc {
+					t.Errorf("%s: %s is not built from services/Dockerfile with SERVICE=%s", name, s.Name, svc)
+					continue
+				}
+				if sdk := value(s.Build.Args["GO_BUILD_TAGS"]) == "otelsdk"; sdk != (lane == "manual") {
+					t.Errorf("%s: %s built with the SDK = %v; only the manual lane is", name, s.Name, sdk)
+				}
+				if s.Logging == nil || s.Logging.Driver != "fluentd" {
+					t.Errorf("%s: %s logs are not sent to the Collector", name, s.Name)
+				}
+			}
+		}
+	}
+}
+
+func TestPublishedPortsAreLoopbackOnly(t *testing.T) {
+	for name, p := range loadAll(t) {
+		for _, s := range p.Services {
+			for _, port := range s.Ports {
+				if port.HostIP != "127.0.0.1" {
+					t.Errorf("%s: %s publishes %s:%d on %q; want 127.0.0.1", name, s.Name, port.Published, port.Target, port.HostIP)
+				}
+			}
+		}
+	}
+}
+
+var pinned = regexp.MustCompile(`^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+$`)
+
+func TestEveryPulledImageIsPinned(t *testing.T) {
+	for name, p := range loadAll(t) {
+		for _, s := range p.Services {
+			if s.Build != nil {
+				continue // built here from pinned sources
+			}
+			if !pinned.MatchString(s.Image) {
+				t.Errorf("%s: %s uses image %q; want a pinned x.y.z tag", name, s.Name, s.Image)
+			}
+		}
+	}
+}
+
+func imageTag(t *testing.T, p *types.Project, service string) string {
+	t.Helper()
+	s, ok := p.Services[service]
+	if !ok {
+		t.Fatalf("no service %s", service)
+	}
+	_, tag, _ := strings.Cut(s.Image, ":")
+	return tag
+}
+
+func TestCollectorImageMatchesTheBuilderManifest(t *testing.T) {
+	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := imageTag(t, p, "otel-collector"), collectorVersion(t); got != want {
+		t.Errorf("compose runs the Collector %s, collector/builder-config.yaml builds %s: keep them equal", got, want)
+	}
+	if !strings.HasPrefix(p.Services["otel-collector"].Image, "otel/opentelemetry-collector-contrib:") {
+		t.Errorf("the Collector image %q is not the contrib distribution the manifest mirrors", p.Services["otel-collector"].Image)
+	}
+}
+
+func TestAutoAgentSidecars(t *testing.T) {
+	pinnedVersion := strings.TrimSpace(readFile(t, "otel-auto/VERSION"))
+	for name, p := range loadAll(t) {
+		for _, svc := range shopServices {
+			target, ok := p.Services["otel-auto-"+svc]
+			if !ok {
+				continue
+			}
+			agent, ok := p.Services["otel-auto-"+svc+"-agent"]
+			if !ok {
+				t.Errorf("%s: %s has no auto agent sidecar", name, target.Name)
+				continue
+			}
+			if got := imageTag(t, p, agent.Name); got != pinnedVersion {
+				t.Errorf("%s: %s runs agent %s; otel-auto/VERSION pins %s", name, agent.Name, got, pinnedVersion)
+			}
+			if agent.Pid != "service:"+target.Name {
+				t.Errorf("%s: %s pid = %q; want service:%s", name, agent.Name, agent.Pid, target.Name)
+			}
+			// The image puts the binary of SERVICE at /app/<SERVICE> (services/Dockerfile).
+			if exe := value(agent.Environment["OTEL_GO_AUTO_TARGET_EXE"]); exe != "/app/"+value(target.Build.Args["SERVICE"]) {
+				t.Errorf("%s: %s targets %q; want /app/%s", name, agent.Name, exe, svc)
+			}
+			if agent.Restart == "" || agent.Restart == "no" {
+				t.Errorf("%s: %s has no restart policy", name, agent.Name)
+			}
+			if dep, ok := agent.DependsOn[target.Name]; !ok || !dep.Restart {
+				t.Errorf("%s: %s does not restart with its target", name, agent.Name)
+			}
+		}
+		// One sidecar per service: no agent without its target.
+		for _, s := range p.Services {
+			if strings.HasPrefix(s.Name, "otel-auto-") && strings.HasSuffix(s.Name, "-agent") {
+				if _, ok := p.Services[strings.TrimSuffix(s.Name, "-agent")]; !ok {
+					t.Errorf("%s: %s has no target", name, s.Name)
+				}
+			}
+		}
+	}
+	if !strings.Contains(readFile(t, "services/Dockerfile"), "-o /out/app/${SERVICE}") {
+		t.Error("services/Dockerfile no longer puts the binary at /app/${SERVICE}: the sidecars' target paths are wrong")
+	}
+}
+
+func TestBeylaSeesExactlyItsLane(t *testing.T) {
+	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	beyla := p.Services["beyla"]
+	for _, s := range p.Services {
+		shares := s.Pid == "service:beyla"
+		if shares != strings.HasPrefix(s.Name, "beyla-") {
+			t.Errorf("%s shares Beyla's PID namespace = %v; exactly the beyla lane's services must", s.Name, shares)
+		}
+	}
+	mounted := map[string]bool{}
+	for _, v := range beyla.Volumes {
+		mounted[v.Target] = true
+	}
+	for _, want := range []string{"/etc/beyla/config.yml", "/sys/kernel/security", "/sys/fs/cgroup"} {
+		if !mounted[want] {
+			t.Errorf("beyla does not mount %s", want)
+		}
+	}
+	if v := value(beyla.Environment["BEYLA_BPF_CONTEXT_PROPAGATION"]); v == "" || v == "disabled" {
+		t.Errorf("beyla context propagation = %q; want it on", v)
+	}
+}
+
+func TestMacOverrideChangesWhatTheVMLacks(t *testing.T) {
+	p, err := load(t, testEnv, lanes, "docker-compose.yml", "docker-compose.mac.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v := value(p.Services["beyla"].Environment["BEYLA_BPF_CONTEXT_PROPAGATION"]); v != "headers" {
+		t.Errorf("on macOS beyla propagation = %q; want headers", v)
+	}
+	for _, name := range []string{"beyla", "otel-auto-gateway-agent", "otel-auto-catalog-agent", "otel-auto-inventory-agent", "otel-auto-orders-agent"} {
+		found := false
+		for _, v := range p.Services[name].Volumes {
+			if v.Target == "/sys/kernel/security" {
+				found = true
+				if v.Type != "tmpfs" {
+					t.Errorf("on macOS %s mounts /sys/kernel/security as %s; want the empty tmpfs", name, v.Type)
+				}
+			}
+		}
+		if !found {
+			t.Errorf("on macOS %s has no /sys/kernel/security at all", name)
+		}
+	}
+}
+
+func TestGrafanaAdminPasswordComesFromEnvOnly(t *testing.T) {
+	if _, err := load(t, map[string]string{}, lanes, "docker-compose.yml"); err == nil || !strings.Contains(err.Error(), "GRAFANA_ADMIN_PASSWORD") {
+		t.Fatalf("compose loaded without GRAFANA_ADMIN_PASSWORD (err %v): a default password would be open", err)
+	}
+	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	g := p.Services["grafana"]
+	if v := value(g.Environment["GF_SECURITY_ADMIN_PASSWORD"]); v != "test-password" {
+		t.Errorf("grafana admin password = %q; want the one from the environment", v)
+	}
+	if v := value(g.Environment["GF_AUTH_ANONYMOUS_ORG_ROLE"]); v != "Viewer" {
+		t.Errorf("anonymous role = %q; want Viewer", v)
+	}
+	for _, line := range strings.Split(readFile(t, ".env"), "\n") {
+		if strings.HasPrefix(line, "GRAFANA_ADMIN_PASSWORD=") {
+			t.Errorf(".env ships a Grafana password (%s): it must be the user's own", line)
+		}
+	}
+}
+
+func TestEnvFileTurnsOnTheAgentLanes(t *testing.T) {
+	var profiles string
+	for _, line := range strings.Split(readFile(t, ".env"), "\n") {
+		if v, ok := strings.CutPrefix(line, "COMPOSE_PROFILES="); ok {
+			profiles = v
+		}
+	}
+	if profiles != "beyla,otel-auto,manual" {
+		t.Errorf(".env COMPOSE_PROFILES = %q; want beyla,otel-auto,manual", profiles)
+	}
+}
+
+func readFile(t *testing.T, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(root, path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(data)
+}
+
+func collectorVersion(t *testing.T) string {
+	t.Helper()
+	m := regexp.MustCompile(`(?m)^  version: (\S+)`).FindStringSubmatch(readFile(t, "collector/builder-config.yaml"))
+	if m == nil {
+		t.Fatal("collector/builder-config.yaml has no dist version")
+	}
+	return m[1]
+}
+
+// value is the string a compose mapping holds, "" when unset.
+func value(v *string) string {
+	if v == nil {
+		return ""
+	}
+	return *v
+}
