@@ -2,6 +2,8 @@
 SHELL := bash
 .SHELLFLAGS := -eu -o pipefail -c
 GO ?= go
+# Each module is built and tested with its own go.mod, exactly as its image is built; go.work is for editors.
+export GOWORK := off
 SERVICES := gateway catalog inventory orders
 BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/build/tools
@@ -38,18 +40,20 @@ collector: ## build the Collector natively from collector/builder-config.yaml
 	  || { cat build/builder.log; exit 1; }
 	cd build/otelcol && GOSUMDB=off GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath -o $(OTELCOL) .
 
-test: lint collector ## every test that needs neither root nor Docker, in both builds
+test: lint collector ## every test that needs neither root nor Docker: the shop in both builds, then the showcase's configuration
 	cd services && $(GO) test -race -count=1 ./...
 	cd services && $(GO) test -tags otelsdk -count=1 ./...
+	cd e2e && $(GO) test -count=1 ./...
 	@# A short fuzzing run on top of the seed corpus that `go test` already replays.
 	cd services && $(GO) test -run '^$$' -fuzz FuzzDecodeCheckout -fuzztime 15s ./internal/gateway
 
 lint: ## gofmt and go vet, in both builds
-	@unformatted=$$(gofmt -l services); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
+	@unformatted=$$(gofmt -l services e2e); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	cd services && $(GO) vet ./... && $(GO) vet -tags otelsdk ./...
+	cd e2e && $(GO) vet ./...
 
 fmt: ## format the Go code
-	gofmt -w services
+	gofmt -w services e2e
 
 run: build ## run the shop natively on 127.0.0.1:8080-8083 (Ctrl-C stops it)
 	@mkdir -p data

@@ -336,3 +336,13 @@ func value(v *string) string {
 	}
 	return *v
 }
+
+// mustLoad loads the Linux compose file with every lane on.
+func mustLoad(t *testing.T) *types.Project {
+	t.Helper()
+	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}

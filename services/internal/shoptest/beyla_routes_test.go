@@ -1,0 +1,73 @@
+package shoptest
+
+import (
+	"bufio"
+	"os"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/zerocodelab/lab/services/internal/catalog"
+	"github.com/zerocodelab/lab/services/internal/gateway"
+	"github.com/zerocodelab/lab/services/internal/inventory"
+	"github.com/zerocodelab/lab/services/internal/orders"
+	"github.com/zerocodelab/lab/services/internal/server"
+)
+
+// beylaPatterns reads routes.patterns from Beyla's configuration.
+func beylaPatterns(t *testing.T) []string {
+	t.Helper()
+	f, err := os.Open("../../../beyla/beyla-config.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	var patterns []string
+	inRoutes, inPatterns := false, false
+	for sc := bufio.NewScanner(f); sc.Scan(); {
+		line := sc.Text()
+		trimmed := strings.TrimSpace(line)
+		switch {
+		case line == "routes:":
+			inRoutes = true
+		case inRoutes && trimmed == "patterns:":
+			inPatterns = true
+		case inPatterns && strings.HasPrefix(trimmed, "- "):
+			patterns = append(patterns, strings.TrimSpace(strings.TrimPrefix(trimmed, "- ")))
+		case inPatterns && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
+			inRoutes, inPatterns = false, false
+		}
+	}
+	return patterns
+}
+
+// Beyla's route patterns are exactly the routes the services declare, so its spans and metrics carry
+// the same http.route as the shop's own metrics and the SDK's spans.
+func TestBeylaRoutePatternsEqualTheServicesRoutes(t *testing.T) {
+	gw, err := gateway.New(gateway.Upstreams{}, nil, prometheus.NewRegistry(), "test", "http://grafana")
+	if err != nil {
+		t.Fatal(err)
+	}
+	all := [][]server.Route{
+		gw.Routes(),
+		catalog.New(nil, nil, prometheus.NewRegistry()).Routes(),
+		inventory.New(nil, nil, prometheus.NewRegistry()).Routes(),
+		orders.New(nil, nil, prometheus.NewRegistry()).Routes(),
+	}
+	declared := []string{server.HealthPath, server.MetricsPath}
+	for _, routes := range all {
+		for _, r := range routes {
+			if !slices.Contains(declared, r.Path) {
+				declared = append(declared, r.Path)
+			}
+		}
+	}
+	patterns := beylaPatterns(t)
+	slices.Sort(declared)
+	slices.Sort(patterns)
+	if !slices.Equal(declared, patterns) {
+		t.Errorf("beyla/beyla-config.yml routes.patterns = %v\nthe services declare          %v", patterns, declared)
+	}
+}
