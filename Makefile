@@ -15,7 +15,7 @@ OTELCOL := $(CURDIR)/build/otelcol/otelcol-zerocode
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector test lint fmt run bench fuzz clean
+.PHONY: help build build-sdk collector doctor test lint fmt run bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -46,6 +46,9 @@ test: lint collector ## every test that needs neither root nor Docker: the shop 
 	cd e2e && $(GO) test -count=1 ./...
 	@# A short fuzzing run on top of the seed corpus that `go test` already replays.
 	cd services && $(GO) test -run '^$$' -fuzz FuzzDecodeCheckout -fuzztime 15s ./internal/gateway
+
+doctor: ## what this kernel lets each eBPF agent do (run as root for the agents' view)
+	cd e2e && $(GO) run ./cmd/doctor
 
 lint: ## gofmt and go vet, in both builds
 	@unformatted=$$(gofmt -l services e2e); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi

@@ -1,0 +1,31 @@
+// Command doctor says what the eBPF agents of Zero-code Lab can do on this kernel: BTF, lockdown,
+// uprobes, kprobes, tracefs, bpffs, cgroup v2, root and capabilities, then a verdict per agent and
+// feature. It mounts securityfs read-only if it is missing (to read the lockdown mode) and says so.
+// It exits 1 only when no agent could produce a span here.
+package main
+
+import (
+	"fmt"
+	"os"
+	"runtime"
+
+	"github.com/zerocodelab/lab/e2e/doctor"
+)
+
+func main() {
+	if runtime.GOOS != "linux" {
+		fmt.Fprintf(os.Stderr, "doctor inspects a Linux kernel; this is %s. On macOS the agents run in Docker's Linux VM:\n"+
+			"  docker run --rm --privileged --pid=host -v \"$PWD\":/src -w /src/e2e golang:1.26.8 go run ./cmd/doctor\n", runtime.GOOS)
+		os.Exit(1)
+	}
+	facts := doctor.Inspect(true)
+	verdicts := doctor.Verdicts(facts)
+	doctor.Report(os.Stdout, facts, verdicts)
+	if !facts.Root {
+		fmt.Println("\nNot root: what needs privileges is reported as unavailable; the agents run privileged in compose. Run as root for their view.")
+	}
+	if doctor.NothingWorks(verdicts) {
+		fmt.Println("\nNo eBPF agent can produce spans on this kernel; the manual lane still works.")
+		os.Exit(1)
+	}
+}

@@ -1,0 +1,279 @@
+// Package doctor inspects the kernel it runs on and says what each eBPF agent can do there.
+package doctor
+
+import (
+	"bufio"
+	"compress/gzip"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+)
+
+// Facts are what the kernel and this process allow, as read from /proc and /sys.
+type Facts struct {
+	Kernel       string
+	Arch         string
+	BTF          bool
+	Lockdown     string // none, integrity, confidentiality, or "unknown" when securityfs is unavailable
+	MountedSecFS bool   // this run mounted securityfs to read the lockdown mode
+	Uprobes      bool
+	Kprobes      bool
+	Tracefs      bool
+	Bpffs        bool
+	CgroupV2     string // where the unified hierarchy is mounted, "" if nowhere
+	Root         bool
+	Caps         map[string]bool
+	Notes        []string
+}
+
+// capability numbers from linux/capability.h
+var capNumbers = map[string]uint{
+	"CAP_DAC_READ_SEARCH": 2, "CAP_NET_ADMIN": 12, "CAP_NET_RAW": 13, "CAP_SYS_PTRACE": 19,
+	"CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
+}
+
+// Inspect reads the facts. With mountSecurityfs, it mounts securityfs read-only where it is missing
+// (root only), because the lockdown mode can be read nowhere else.
+func Inspect(mountSecurityfs bool) Facts {
+	f := Facts{Arch: runtime.GOARCH, Caps: map[string]bool{}}
+	f.Kernel = strings.TrimSpace(readString("/proc/sys/kernel/osrelease"))
+	f.BTF = exists("/sys/kernel/btf/vmlinux")
+	f.Uprobes = exists("/sys/bus/event_source/devices/uprobe")
+	f.Kprobes = exists("/sys/bus/event_source/devices/kprobe") || kernelConfig("CONFIG_KPROBES") == "y"
+	mounts := readMounts()
+	f.Tracefs = mounts.has("tracefs", "")
+	f.Bpffs = mounts.has("bpf", "")
+	for _, m := range mounts {
+		if m.fstype == "cgroup2" {
+			f.CgroupV2 = m.target
+			break
+		}
+	}
+	f.Root = os.Geteuid() == 0
+	eff := capEff()
+	for name, bit := range capNumbers {
+		f.Caps[name] = eff&(1<<bit) != 0
+	}
+
+	if !mounts.has("securityfs", "/sys/kernel/security") && mountSecurityfs && f.Root {
+		if err := syscall.Mount("securityfs", "/sys/kernel/security", "securityfs", syscall.MS_RDONLY, ""); err != nil {
+			f.Notes = append(f.Notes, fmt.Sprintf("could not mount securityfs to read the lockdown mode: %v", err))
+		} else {
+			f.MountedSecFS = true
+			f.Notes = append(f.Notes, "mounted securityfs read-only on /sys/kernel/security to read the lockdown mode (agents read it there too)")
+		}
+	}
+	f.Lockdown = "unknown"
+	if raw := readString("/sys/kernel/security/lockdown"); raw != "" {
+		f.Lockdown = "none"
+		// The active mode is the bracketed one: "none [integrity] confidentiality".
+		if i, j := strings.Index(raw, "["), strings.Index(raw, "]"); i >= 0 && j > i {
+			f.Lockdown = raw[i+1 : j]
+		}
+	} else if exists("/sys/kernel/security") && mounts.has("securityfs", "/sys/kernel/security") || f.MountedSecFS {
+		f.Lockdown = "none" // securityfs without a lockdown file: the kernel has no lockdown LSM
+	}
+	return f
+}
+
+// Verdict is what one agent can do with one feature.
+type Verdict struct {
+	Agent, Feature string
+	OK             bool
+	Why            string
+}
+
+// Verdicts turns the facts into plain answers, per agent and per feature.
+func Verdicts(f Facts) []Verdict {
+	privileged := f.Root && (f.Caps["CAP_SYS_ADMIN"] || f.Caps["CAP_BPF"] && f.Caps["CAP_PERFMON"])
+	var out []Verdict
+	add := func(agent, feature string, ok bool, why string) {
+		out = append(out, Verdict{agent, feature, ok, why})
+	}
+
+	// The Go auto agent: uprobes on the target binary, CO-RE programs (BTF), and to link services it
+	// writes a traceparent header into outgoing requests with bpf_probe_write_user.
+	autoSpans := privileged && f.BTF && f.Uprobes
+	add("Go auto agent", "spans (SERVER, CLIENT, database/sql)", autoSpans, why(
+		!privileged, "needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
+		!f.BTF, "needs BTF (/sys/kernel/btf/vmlinux) for its CO-RE programs",
+		!f.Uprobes, "needs uprobes (the uprobe PMU)",
+	))
+	add("Go auto agent", "reading an incoming traceparent", autoSpans, why(!autoSpans, "needs spans first"))
+	switch {
+	case !autoSpans:
+		add("Go auto agent", "cross-service context propagation", false, "needs spans first")
+	case f.Lockdown == "integrity" || f.Lockdown == "confidentiality":
+		add("Go auto agent", "cross-service context propagation", false,
+			"lockdown="+f.Lockdown+" refuses bpf_probe_write_user, so the agent cannot write traceparent into outgoing requests: each service starts its own trace")
+	case f.Lockdown == "unknown":
+		add("Go auto agent", "cross-service context propagation", false,
+			"lockdown mode unknown (securityfs not mounted): the agent would assume none and fail if the kernel is locked down; mount securityfs")
+	default:
+		add("Go auto agent", "cross-service context propagation", true, "lockdown=none: traceparent headers can be written")
+	}
+
+	// Beyla: discovers processes with a kprobe on bind/exec, attaches uprobes to Go binaries, and
+	// propagates context by headers (same restriction as above) or at TCP level (sockops on cgroup v2).
+	beylaDiscovery := privileged && f.BTF && f.Kprobes
+	add("Beyla", "process discovery", beylaDiscovery, why(
+		!privileged, "needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
+		!f.BTF, "needs BTF (/sys/kernel/btf/vmlinux)",
+		!f.Kprobes, "needs kprobes (CONFIG_KPROBES): not available, so Beyla finds no process to instrument",
+	))
+	beylaSpans := beylaDiscovery && f.Uprobes
+	add("Beyla", "spans and RED metrics", beylaSpans, why(!beylaDiscovery, "needs process discovery first", !f.Uprobes, "needs uprobes"))
+	add("Beyla", "context propagation by headers", beylaSpans && f.Lockdown == "none", why(
+		!beylaSpans, "needs spans first",
+		f.Lockdown != "none", "lockdown="+f.Lockdown+" refuses writing into a process's memory",
+	))
+	add("Beyla", "context propagation at TCP level", beylaSpans && f.CgroupV2 != "", why(
+		!beylaSpans, "needs spans first",
+		f.CgroupV2 == "", "needs a cgroup v2 hierarchy for its sockops programs",
+	))
+	return out
+}
+
+// why returns the first reason whose condition holds, or "available".
+func why(pairs ...any) string {
+	for i := 0; i+1 < len(pairs); i += 2 {
+		if pairs[i].(bool) {
+			return pairs[i+1].(string)
+		}
+	}
+	return "available"
+}
+
+// Can reports whether the verdict for agent and feature is yes.
+func Can(vs []Verdict, agent, feature string) (bool, string) {
+	for _, v := range vs {
+		if v.Agent == agent && v.Feature == feature {
+			return v.OK, v.Why
+		}
+	}
+	return false, "no such verdict"
+}
+
+// NothingWorks reports whether no agent can produce a single span here.
+func NothingWorks(vs []Verdict) bool {
+	auto, _ := Can(vs, "Go auto agent", "spans (SERVER, CLIENT, database/sql)")
+	beyla, _ := Can(vs, "Beyla", "spans and RED metrics")
+	return !auto && !beyla
+}
+
+// Report writes the facts and verdicts in plain words.
+func Report(w io.Writer, f Facts, vs []Verdict) {
+	yes := func(b bool) string {
+		if b {
+			return "yes"
+		}
+		return "no"
+	}
+	fmt.Fprintf(w, "Kernel %s (%s)\n", f.Kernel, f.Arch)
+	fmt.Fprintf(w, "  BTF                %s\n", yes(f.BTF))
+	fmt.Fprintf(w, "  lockdown           %s\n", f.Lockdown)
+	fmt.Fprintf(w, "  uprobes            %s\n", yes(f.Uprobes))
+	fmt.Fprintf(w, "  kprobes            %s\n", yes(f.Kprobes))
+	fmt.Fprintf(w, "  tracefs mounted    %s\n", yes(f.Tracefs))
+	fmt.Fprintf(w, "  bpffs mounted      %s\n", yes(f.Bpffs))
+	cg := f.CgroupV2
+	if cg == "" {
+		cg = "no"
+	}
+	fmt.Fprintf(w, "  cgroup v2          %s\n", cg)
+	var caps []string
+	for _, name := range []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_RESOURCE", "CAP_NET_ADMIN"} {
+		caps = append(caps, name+"="+yes(f.Caps[name]))
+	}
+	fmt.Fprintf(w, "  root               %s (%s)\n", yes(f.Root), strings.Join(caps, " "))
+	for _, n := range f.Notes {
+		fmt.Fprintf(w, "  note: %s\n", n)
+	}
+	fmt.Fprintln(w)
+	for _, v := range vs {
+		answer := "yes"
+		if !v.OK {
+			answer = "no"
+		}
+		fmt.Fprintf(w, "%-14s %-38s %-3s  %s\n", v.Agent+":", v.Feature, answer, v.Why)
+	}
+	fmt.Fprintf(w, "%-14s %-38s %-3s  %s\n", "Manual SDK:", "everything", "yes", "compiled into the binary: no kernel feature needed")
+}
+
+func exists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
+}
+
+func readString(path string) string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return ""
+	}
+	return string(data)
+}
+
+type mount struct{ source, target, fstype string }
+type mountList []mount
+
+func (ms mountList) has(fstype, target string) bool {
+	for _, m := range ms {
+		if m.fstype == fstype && (target == "" || m.target == target) {
+			return true
+		}
+	}
+	return false
+}
+
+func readMounts() mountList {
+	var ms mountList
+	for _, line := range strings.Split(readString("/proc/self/mounts"), "\n") {
+		fields := strings.Fields(line)
+		if len(fields) >= 3 {
+			ms = append(ms, mount{fields[0], fields[1], fields[2]})
+		}
+	}
+	return ms
+}
+
+func capEff() uint64 {
+	for _, line := range strings.Split(readString("/proc/self/status"), "\n") {
+		if v, ok := strings.CutPrefix(line, "CapEff:"); ok {
+			n, _ := strconv.ParseUint(strings.TrimSpace(v), 16, 64)
+			return n
+		}
+	}
+	return 0
+}
+
+// kernelConfig reads one option from /proc/config.gz or /boot/config-<release>: "y", "m" or "".
+func kernelConfig(option string) string {
+	var r io.Reader
+	if f, err := os.Open("/proc/config.gz"); err == nil {
+		defer f.Close()
+		if gz, err := gzip.NewReader(f); err == nil {
+			r = gz
+		}
+	}
+	if r == nil {
+		release := strings.TrimSpace(readString("/proc/sys/kernel/osrelease"))
+		f, err := os.Open(filepath.Join("/boot", "config-"+release))
+		if err != nil {
+			return ""
+		}
+		defer f.Close()
+		r = f
+	}
+	sc := bufio.NewScanner(r)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), option+"="); ok {
+			return v
+		}
+	}
+	return ""
+}
