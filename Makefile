@@ -15,7 +15,7 @@ OTELCOL := $(CURDIR)/build/otelcol/otelcol-zerocode
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector doctor test lint fmt run bench fuzz clean
+.PHONY: help build build-sdk collector agent loki doctor test e2e lint fmt run bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -26,7 +26,9 @@ build: ## build the four plain binaries into bin/
 build-sdk: ## build the OpenTelemetry SDK twins (-tags otelsdk) into bin/otelsdk/
 	cd services && for s in $(SERVICES); do $(GOBUILD) -tags otelsdk -o $(BIN)/otelsdk/$$s ./cmd/$$s; done
 
-collector: ## build the Collector natively from collector/builder-config.yaml
+collector: $(OTELCOL) ## build the Collector natively from collector/builder-config.yaml
+
+$(OTELCOL): collector/builder-config.yaml
 	GOBIN=$(TOOLS) $(GO) install go.opentelemetry.io/collector/cmd/builder@v$(COLLECTOR_VERSION)
 	@# The builder writes the sources and go.mod, resolves them and checks that every component module is
 	@# at the manifest's version. Its last step, "go mod download" of every module in the graph, fetches
@@ -46,6 +48,18 @@ test: lint collector ## every test that needs neither root nor Docker: the shop 
 	cd e2e && $(GO) test -count=1 ./...
 	@# A short fuzzing run on top of the seed corpus that `go test` already replays.
 	cd services && $(GO) test -run '^$$' -fuzz FuzzDecodeCheckout -fuzztime 15s ./internal/gateway
+
+agent: ## build the OpenTelemetry Go auto agent from its pinned module source (clang, llvm, libbpf-dev, jq)
+	bash otel-auto/build.sh
+
+loki: ## build Loki natively at the compose image's version (jq)
+	bash observability/loki/build.sh
+
+e2e: collector agent loki ## the native end-to-end run on this kernel: real agents, Collector, Prometheus, Loki (root, Linux)
+	@[ "$$(uname -s)" = Linux ] || { echo "make e2e runs eBPF agents on a Linux kernel; this is $$(uname -s)"; exit 1; }
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e loads eBPF programs into the kernel and needs root: sudo make e2e"; exit 1; }
+	@command -v prometheus >/dev/null || { echo "make e2e needs Debian's prometheus: apt-get install prometheus"; exit 1; }
+	cd e2e && $(GO) test -tags e2e -run '^TestEndToEnd$$' -count=1 -v -timeout 30m .
 
 doctor: ## what this kernel lets each eBPF agent do (run as root for the agents' view)
 	cd e2e && $(GO) run ./cmd/doctor

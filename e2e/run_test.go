@@ -1,0 +1,807 @@
+//go:build e2e
+
+package e2e
+
+import (
+	"bytes"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"gopkg.in/yaml.v3"
+
+	"github.com/zerocodelab/lab/e2e/doctor"
+)
+
+// report collects what the run saw, printed at the end and written to build/e2e-report.txt.
+type report struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (r *report) printf(format string, args ...any) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	fmt.Fprintf(&r.buf, format, args...)
+}
+
+// lane is one copy of the shop, running as processes.
+type lane struct {
+	name string
+	url  map[string]string // base URL by service
+	pid  map[string]int
+	logs map[string]*process
+}
+
+// routes each service serves in the run, from the services' routes.go files.
+var exercised = map[string][]string{
+	"gateway":   {"/api/checkout", "/api/products"},
+	"catalog":   {"/products", "/products/:sku"},
+	"inventory": {"/stock/:sku", "/reservations"},
+	"orders":    {"/orders"},
+}
+
+func TestEndToEnd(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Fatalf("make e2e runs eBPF agents on a Linux kernel; this is %s", runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		t.Fatal("make e2e loads eBPF programs into the kernel and needs root: run it as root (sudo make e2e)")
+	}
+	rep := &report{}
+	defer func() {
+		os.MkdirAll(filepath.Join(root, "build"), 0o755)
+		os.WriteFile(filepath.Join(root, "build", "e2e-report.txt"), rep.buf.Bytes(), 0o644)
+		fmt.Print("\n" + rep.buf.String())
+	}()
+
+	// What this kernel allows decides what the run expects.
+	facts := doctor.Inspect(true)
+	verdicts := doctor.Verdicts(facts)
+	var doc bytes.Buffer
+	doctor.Report(&doc, facts, verdicts)
+	rep.printf("== make doctor on this machine ==\n%s\n", doc.String())
+	if ok, why := doctor.Can(verdicts, "Go auto agent", "spans (SERVER, CLIENT, database/sql)"); !ok {
+		t.Fatalf("the Go auto agent cannot run on this kernel: %s", why)
+	}
+	propagates, propagationWhy := doctor.Can(verdicts, "Go auto agent", "cross-service context propagation")
+	mountIfMissing(t, rep, "tracefs", "/sys/kernel/tracing")
+	mountIfMissing(t, rep, "bpf", "/sys/fs/bpf")
+
+	agentBin := builtFile(t, "build/otel-go-instrumentation", "bash otel-auto/build.sh")
+	lokiBin := builtFile(t, "build/loki", "bash observability/loki/build.sh")
+	promBin, err := exec.LookPath("prometheus")
+	if err != nil {
+		t.Fatal("prometheus is not installed: apt-get install prometheus")
+	}
+	plainBins, sdkBins := buildServices(t, ""), buildServices(t, "otelsdk")
+	loadgenBin := buildLoadgen(t)
+
+	// The backends and the Collector, with the project's own configurations.
+	sink, sinkAddr := startTraceSink(t)
+	lokiURL := startLoki(t, lokiBin)
+	promPort := freePort(t)
+	col := startCollector(t, sinkAddr, lokiURL, "http://127.0.0.1:"+promPort+"/api/v1/write")
+	shipper := newLogShipper(t, col.fluent)
+
+	// The lanes. otel-auto-nohint is the otel-auto lane with ROUTE_PATTERN_HINT=false, to show the difference.
+	lanes := []*lane{
+		startLane(t, "plain", plainBins, shipper, nil),
+		startLane(t, "otel-auto", plainBins, shipper, nil),
+		startLane(t, "otel-auto-nohint", plainBins, shipper, []string{"ROUTE_PATTERN_HINT=false"}),
+		startLane(t, "manual", sdkBins, shipper, []string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + col.otlpHTTP, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_BSP_SCHEDULE_DELAY=500",
+		}),
+	}
+	byName := map[string]*lane{}
+	for _, l := range lanes {
+		byName[l.name] = l
+	}
+	promURL := startPrometheus(t, promBin, promPort, lanes, col.telemetry)
+
+	// One Go auto agent per service of the agent lanes, each targeting its process by PID (the same
+	// binary runs in several lanes, so a path would be ambiguous).
+	agentLogs := map[string]*process{}
+	for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
+		l := byName[name]
+		for _, svc := range services {
+			agentLogs[name+"/"+svc] = start(t, environ(
+				fmt.Sprintf("OTEL_GO_AUTO_TARGET_PID=%d", l.pid[svc]),
+				"OTEL_SERVICE_NAME="+svc,
+				"OTEL_RESOURCE_ATTRIBUTES=service.namespace="+name,
+				"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+col.otlpHTTP,
+				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+				"OTEL_BSP_SCHEDULE_DELAY=500",
+				"OTEL_PROPAGATORS=tracecontext,baggage",
+			), agentBin)
+		}
+	}
+
+	// Agents see only requests made after they attach: wait until every agent has reported a SERVER span.
+	attachStart := time.Now()
+	attached := waitForAgents(t, sink, byName, agentLogs)
+	rep.printf("== Go auto agents attached after %.1f s (8 agents, one per service of otel-auto and otel-auto-nohint) ==\n\n",
+		attached.Sub(attachStart).Seconds())
+
+	// The load generator drives every scenario in every lane, a fresh traceparent per request.
+	var targets []string
+	for _, l := range lanes {
+		targets = append(targets, l.name+"="+l.url["gateway"])
+	}
+	lg := exec.Command(loadgenBin)
+	lg.Env = environ("TARGETS="+strings.Join(targets, ","), "RATE=5", "DURATION=40s")
+	if out, err := lg.CombinedOutput(); err != nil {
+		t.Fatalf("loadgen: %v\n%s", err, out)
+	}
+	// Span metrics flush every 15 s, Prometheus scrapes every 15 s, the SDK and agents export every 0.5 s.
+	time.Sleep(35 * time.Second)
+
+	checkAutoLane(t, rep, sink, "otel-auto", true, propagates, propagationWhy)
+	checkAutoLane(t, rep, sink, "otel-auto-nohint", false, propagates, propagationWhy)
+	manualTrace := checkManualLane(t, rep, sink)
+	if n := len(sink.Spans("plain")); n != 0 {
+		t.Errorf("plain lane: %d spans; the zero-code lanes must be zero", n)
+	}
+	rep.printf("== lane plain ==\nspans: %d (none expected: no instrumentation)\n\n", len(sink.Spans("plain")))
+
+	checkPrometheus(t, rep, promURL, lanes, propagates)
+	checkLoki(t, rep, lokiURL, lanes, manualTrace)
+}
+
+// waitForAgents sends traffic to the agent lanes until each of their services has a SERVER span.
+func waitForAgents(t *testing.T, sink *traceSink, lanes map[string]*lane, agentLogs map[string]*process) time.Time {
+	t.Helper()
+	deadline := time.Now().Add(120 * time.Second)
+	for time.Now().Before(deadline) {
+		missing := []string{}
+		for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
+			seen := map[string]bool{}
+			for _, sp := range sink.Spans(name) {
+				if sp.Kind == tracepb.Span_SPAN_KIND_SERVER {
+					seen[sp.Service] = true
+				}
+			}
+			for _, svc := range services {
+				if !seen[svc] {
+					missing = append(missing, name+"/"+svc)
+				}
+			}
+			post(lanes[name].url["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`)
+			get(lanes[name].url["gateway"] + "/api/products")
+		}
+		if len(missing) == 0 {
+			return time.Now()
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	var out strings.Builder
+	for name, p := range agentLogs {
+		fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, tail(p.Output(), 2000))
+	}
+	t.Fatalf("the Go auto agents did not all report a SERVER span within 120 s:\n%s", out.String())
+	return time.Time{}
+}
+
+// checkAutoLane asserts what the Go auto agent produced in one lane and reports it.
+func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint, propagates bool, propagationWhy string) {
+	spans := sink.Spans(name)
+	byID := map[string]span{}
+	for _, sp := range spans {
+		byID[sp.SpanID] = sp
+	}
+	rep.printf("== lane %s (Go auto agent, route hint %s) ==\n", name, map[bool]string{true: "on", false: "off"}[hint])
+	rep.printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
+	for _, svc := range services {
+		var server, client, sql, errs int
+		routes := map[string]bool{}
+		names := map[string]bool{}
+		for _, sp := range spans {
+			if sp.Service != svc {
+				continue
+			}
+			if sp.Error {
+				errs++
+			}
+			switch {
+			case sp.Kind == tracepb.Span_SPAN_KIND_SERVER:
+				server++
+				names[sp.Name] = true
+				if r := sp.Attrs["http.route"]; r != "" {
+					routes[r] = true
+				}
+			case sp.Attrs["db.query.text"] != "":
+				sql++
+			case sp.Kind == tracepb.Span_SPAN_KIND_CLIENT:
+				client++
+			}
+		}
+		rep.printf("%-10s %7d  %-34s %7d %5d %7d\n", svc, server, strings.Join(sortedKeys(routes), " "), client, sql, errs)
+		if server == 0 {
+			t.Errorf("%s: no SERVER span from %s", name, svc)
+		}
+		for _, route := range exercised[svc] {
+			if routes[route] != hint {
+				t.Errorf("%s: %s SERVER spans with http.route=%s: %v; want %v (route hint %v)", name, svc, route, routes[route], hint, hint)
+			}
+		}
+		if !hint && len(routes) != 0 {
+			t.Errorf("%s: %s has routes %v without the route hint", name, svc, sortedKeys(routes))
+		}
+		if !hint {
+			rep.printf("%-10s span names without the hint: %s\n", "", strings.Join(sortedKeys(names), " "))
+		}
+		if svc != "gateway" && sql == 0 {
+			t.Errorf("%s: no database/sql span from %s", name, svc)
+		}
+	}
+
+	// CLIENT spans of the gateway, one per upstream, inside the gateway's trace.
+	upstreams := map[string]bool{}
+	for _, sp := range spans {
+		if sp.Service != "gateway" || sp.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+			continue
+		}
+		parent, ok := byID[sp.ParentID]
+		if !ok || parent.TraceID != sp.TraceID || parent.Service != "gateway" {
+			continue
+		}
+		u := sp.Attrs["url.full"] + sp.Attrs["url.path"] + sp.Attrs["http.url"]
+		for prefix, svc := range map[string]string{"/products": "catalog", "/stock": "inventory", "/reservations": "inventory", "/orders": "orders"} {
+			if strings.Contains(u, prefix) {
+				upstreams[svc] = true
+			}
+		}
+	}
+	rep.printf("gateway CLIENT spans parented in the gateway's trace, by upstream: %s\n", strings.Join(sortedKeys(upstreams), " "))
+	for _, up := range []string{"catalog", "inventory", "orders"} {
+		if !upstreams[up] {
+			t.Errorf("%s: no CLIENT span from the gateway to %s parented inside the gateway's trace", name, up)
+		}
+	}
+
+	// The error scenario: inventory answers 500, the gateway 502; both SERVER spans are errors.
+	for _, svc := range []string{"inventory", "gateway"} {
+		found := false
+		for _, sp := range spans {
+			found = found || (sp.Service == svc && sp.Kind == tracepb.Span_SPAN_KIND_SERVER && sp.Error)
+		}
+		if !found {
+			t.Errorf("%s: the error scenario left no SERVER span of %s marked as an error", name, svc)
+		}
+	}
+
+	// Cross-service linking: expected exactly when doctor says the agent may write headers.
+	linked := 0
+	traces := map[string]map[string]bool{}
+	for _, sp := range spans {
+		if traces[sp.TraceID] == nil {
+			traces[sp.TraceID] = map[string]bool{}
+		}
+		traces[sp.TraceID][sp.Service] = true
+	}
+	for _, svcs := range traces {
+		if len(svcs) > 1 {
+			linked++
+		}
+	}
+	rep.printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
+		linked, len(traces), map[bool]string{true: "some", false: "none"}[propagates], propagationWhy)
+	if propagates && linked == 0 {
+		t.Errorf("%s: no trace crosses services although doctor says the agent can propagate context", name)
+	}
+	if !propagates && linked != 0 {
+		t.Errorf("%s: %d traces cross services although doctor says the agent cannot write headers here (%s)", name, linked, propagationWhy)
+	}
+}
+
+// checkManualLane asserts that each normal checkout is one connected trace across the four services,
+// with business and SQL spans, and returns one such trace id.
+func checkManualLane(t *testing.T, rep *report, sink *traceSink) string {
+	spans := sink.Spans("manual")
+	traces := map[string][]span{}
+	for _, sp := range spans {
+		traces[sp.TraceID] = append(traces[sp.TraceID], sp)
+	}
+	var checkouts, complete int
+	var example string
+	for id, tr := range traces {
+		var isNormal bool
+		for _, sp := range tr {
+			isNormal = isNormal || (sp.Name == "checkout" && sp.Attrs["shop.scenario"] == "normal")
+		}
+		if !isNormal {
+			continue
+		}
+		checkouts++
+		services, names, ids := map[string]bool{}, map[string]bool{}, map[string]bool{}
+		sql := 0
+		for _, sp := range tr {
+			services[sp.Service] = true
+			names[sp.Name] = true
+			ids[sp.SpanID] = true
+			if sp.Attrs["db.system.name"] == "sqlite" {
+				sql++
+			}
+		}
+		roots := 0
+		for _, sp := range tr {
+			if !ids[sp.ParentID] {
+				roots++ // the parent is the load generator's span, outside the trace
+			}
+		}
+		if len(services) == 4 && roots == 1 && sql >= 7 && names["price lookup"] && names["reserve stock"] && names["store order"] {
+			complete++
+			example = id
+		}
+	}
+	rep.printf("== lane manual (OpenTelemetry SDK) ==\n")
+	rep.printf("normal checkouts: %d, of which one connected trace across 4 services with business and SQL spans: %d\n", checkouts, complete)
+	if example != "" {
+		rep.printf("example trace %s:\n", example)
+		printTree(rep, traces[example])
+	}
+	rep.printf("\n")
+	if checkouts == 0 || complete != checkouts {
+		t.Errorf("manual: %d of %d normal checkouts are one complete trace across the four services", complete, checkouts)
+	}
+	return example
+}
+
+func printTree(rep *report, tr []span) {
+	children := map[string][]span{}
+	ids := map[string]bool{}
+	for _, sp := range tr {
+		ids[sp.SpanID] = true
+	}
+	var roots []span
+	for _, sp := range tr {
+		if ids[sp.ParentID] {
+			children[sp.ParentID] = append(children[sp.ParentID], sp)
+		} else {
+			roots = append(roots, sp)
+		}
+	}
+	var walk func(sp span, depth int)
+	walk = func(sp span, depth int) {
+		kind := strings.TrimPrefix(sp.Kind.String(), "SPAN_KIND_")
+		rep.printf("  %s%-9s %-8s %s\n", strings.Repeat("  ", depth), sp.Service, kind, sp.Name)
+		kids := children[sp.SpanID]
+		sort.Slice(kids, func(i, j int) bool { return kids[i].Service+kids[i].Name < kids[j].Service+kids[j].Name })
+		for _, c := range kids {
+			walk(c, depth+1)
+		}
+	}
+	for _, r := range roots {
+		walk(r, 0)
+	}
+}
+
+// checkPrometheus asserts the metrics of every source and runs every dashboard query.
+func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, autoPropagates bool) {
+	rep.printf("== Prometheus ==\n")
+	must := func(expr, why string) {
+		n, err := promCount(promURL, expr)
+		status := fmt.Sprintf("%d series", n)
+		if err != nil || n == 0 {
+			t.Errorf("Prometheus: %s returned %d series (%v): %s", expr, n, err, why)
+			status = "MISSING"
+		}
+		rep.printf("%-12s %s\n", status, expr)
+	}
+	for _, l := range lanes {
+		must(fmt.Sprintf(`shop_http_requests_total{lane=%q}`, l.name), "the shop's own metrics, every lane")
+	}
+	for _, name := range []string{"otel-auto", "otel-auto-nohint", "manual"} {
+		must(fmt.Sprintf(`traces_span_metrics_calls_total{lane=%q}`, name), "span metrics with the lane label")
+	}
+	must(`traces_span_metrics_calls_total{lane="otel-auto", http_route="/products/:sku"}`, "span metrics carry the route the hint gave")
+	must(`traces_service_graph_request_total{client_lane="manual", server_lane="manual"}`, "service-graph edges of the manual lane")
+	if autoPropagates {
+		must(`traces_service_graph_request_total{client_lane="otel-auto"}`, "service-graph edges of the otel-auto lane")
+	}
+	if n, _ := promCount(promURL, `traces_span_metrics_calls_total{lane="plain"}`); n != 0 {
+		t.Errorf("Prometheus: the plain lane has span metrics")
+	}
+
+	// Every query of every dashboard, for each lane it concerns.
+	rep.printf("\ndashboard queries (service=gateway for per-service panels):\n")
+	laneNames := map[string]bool{}
+	for _, l := range lanes {
+		laneNames[l.name] = true
+	}
+	for where, exprs := range queries(t) {
+		for _, expr := range exprs {
+			parsed, err := parseQuery(expr)
+			if err != nil {
+				t.Errorf("%s: %v", where, err)
+				continue
+			}
+			names := metricsOf(parsed)
+			source := sourceOf(names)
+			var runLanes []string
+			switch source {
+			case "beyla":
+				rep.printf("%-12s %s: %s\n", "not here", where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
+				continue
+			case "collector":
+				runLanes = []string{""}
+			case "shop":
+				runLanes = []string{"plain", "otel-auto", "manual"}
+			case "spans":
+				runLanes = []string{"otel-auto", "manual"}
+			case "graph":
+				runLanes = []string{"manual"}
+				if autoPropagates {
+					runLanes = append(runLanes, "otel-auto")
+				}
+			}
+			for _, ln := range runLanes {
+				q := strings.NewReplacer("$__rate_interval", "1m", "$lane", ln, "$service", "gateway").Replace(expr)
+				n, err := promCount(promURL, q)
+				label := where
+				if ln != "" {
+					label += " [" + ln + "]"
+				}
+				switch {
+				case n > 0:
+					rep.printf("%-12s %s\n", fmt.Sprintf("%d series", n), label)
+				case failureOnly(names):
+					rep.printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
+				default:
+					rep.printf("%-12s %s\n", "NO DATA", label)
+					t.Errorf("dashboard query returned nothing: %s\n  %s", label, q)
+				}
+				if err != nil {
+					t.Errorf("%s: %v", label, err)
+				}
+			}
+		}
+	}
+	rep.printf("\n")
+}
+
+// sourceOf names where the metrics of a query come from.
+func sourceOf(names []string) string {
+	for _, n := range names {
+		switch {
+		case strings.HasPrefix(n, "http_server_") || strings.HasPrefix(n, "http_client_"):
+			return "beyla"
+		case strings.HasPrefix(n, "traces_service_graph"):
+			return "graph"
+		case strings.HasPrefix(n, "traces_span_metrics"):
+			return "spans"
+		case strings.HasPrefix(n, "otelcol_"):
+			return "collector"
+		}
+	}
+	return "shop"
+}
+
+// failureOnly reports whether every metric of a query counts failures, refusals or drops, which a
+// healthy run does not produce.
+func failureOnly(names []string) bool {
+	for _, n := range names {
+		if !strings.Contains(n, "failed") && !strings.Contains(n, "refused") {
+			return false
+		}
+	}
+	return len(names) > 0
+}
+
+// checkLoki asserts that every service of every lane logged to Loki with its labels, and that the
+// manual lane's lines carry the trace id in the record's own field.
+func checkLoki(t *testing.T, rep *report, lokiURL string, lanes []*lane, manualTrace string) {
+	rep.printf("== Loki ==\n%-18s", "lane")
+	for _, svc := range services {
+		rep.printf(" %10s", svc)
+	}
+	rep.printf("\n")
+	for _, l := range lanes {
+		rep.printf("%-18s", l.name)
+		for _, svc := range services {
+			n, err := lokiCount(lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.name, svc))
+			rep.printf(" %10d", n)
+			if err != nil || n == 0 {
+				t.Errorf("Loki: no log line from %s in lane %s (%v)", svc, l.name, err)
+			}
+		}
+		rep.printf("\n")
+	}
+	if manualTrace != "" {
+		q := fmt.Sprintf(`{lane="manual"} | trace_id=%q`, manualTrace)
+		n, err := lokiCount(lokiURL, q)
+		rep.printf("log lines of manual trace %s found by its trace_id field: %d\n\n", manualTrace, n)
+		if err != nil || n < 4 {
+			t.Errorf("Loki: %s found %d lines (%v); want the access lines of all four services", q, n, err)
+		}
+	}
+}
+
+// ---------------------------------------------------------------------------------------------
+// Starting things.
+
+func builtFile(t *testing.T, rel, how string) string {
+	t.Helper()
+	path, _ := filepath.Abs(filepath.Join(root, rel))
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("%s is missing: %s builds it (make e2e runs it)", rel, how)
+	}
+	return path
+}
+
+func buildLoadgen(t *testing.T) string {
+	t.Helper()
+	out := filepath.Join(t.TempDir(), "loadgen")
+	cmd := exec.Command("go", "build", "-o", out, "./cmd/loadgen")
+	cmd.Dir = filepath.Join(root, "services")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("build loadgen: %v\n%s", err, b)
+	}
+	return out
+}
+
+// mountIfMissing mounts a pseudo filesystem the agents may need and unmounts it at the end, so the
+// host's mounts are left as they were.
+func mountIfMissing(t *testing.T, rep *report, fstype, target string) {
+	t.Helper()
+	if readMounts(fstype, target) {
+		return
+	}
+	if err := syscall.Mount(fstype, target, fstype, 0, ""); err != nil {
+		t.Fatalf("mount %s on %s: %v", fstype, target, err)
+	}
+	rep.printf("mounted %s on %s for the run (unmounted at the end)\n\n", fstype, target)
+	t.Cleanup(func() { syscall.Unmount(target, 0) })
+}
+
+func readMounts(fstype, target string) bool {
+	data, _ := os.ReadFile("/proc/self/mounts")
+	for _, line := range strings.Split(string(data), "\n") {
+		f := strings.Fields(line)
+		if len(f) >= 3 && f[1] == target && f[2] == fstype {
+			return true
+		}
+	}
+	return false
+}
+
+func startLane(t *testing.T, name, bins string, shipper *logShipper, extra []string) *lane {
+	t.Helper()
+	l := &lane{name: name, url: map[string]string{}, pid: map[string]int{}, logs: map[string]*process{}}
+	ports := map[string]string{}
+	for _, svc := range services {
+		ports[svc] = freePort(t)
+		l.url[svc] = "http://127.0.0.1:" + ports[svc]
+	}
+	data := t.TempDir()
+	for _, svc := range []string{"catalog", "inventory", "orders", "gateway"} {
+		env := environ(append([]string{
+			"ADDR=127.0.0.1:" + ports[svc], "DATA_DIR=" + data, "LANE=" + name,
+			"OTEL_SERVICE_NAME=" + svc, "OTEL_RESOURCE_ATTRIBUTES=service.namespace=" + name,
+			"CATALOG_URL=" + l.url["catalog"], "INVENTORY_URL=" + l.url["inventory"], "ORDERS_URL=" + l.url["orders"],
+		}, extra...)...)
+		p := &process{out: &bytes.Buffer{}}
+		p.cmd = exec.Command(filepath.Join(bins, svc))
+		p.cmd.Env = env
+		p.cmd.Stderr = p
+		stdout, err := p.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go shipper.ship(name+"-"+svc, stdout, p) // as Docker's fluentd driver would
+		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+		waitHTTP(t, l.url[svc]+"/healthz", p)
+		l.pid[svc] = p.cmd.Process.Pid
+		l.logs[svc] = p
+	}
+	return l
+}
+
+type collector struct {
+	otlpHTTP, fluent, telemetry string
+}
+
+// startCollector runs the natively built Collector with collector/config.yaml, only the endpoints overridden.
+func startCollector(t *testing.T, tempo, loki, promWrite string) collector {
+	t.Helper()
+	c := collector{otlpHTTP: "127.0.0.1:" + freePort(t), fluent: "127.0.0.1:" + freePort(t), telemetry: "127.0.0.1:" + freePort(t)}
+	health := "127.0.0.1:" + freePort(t)
+	dir := t.TempDir()
+	_, telemetryPort := splitHostPort(t, c.telemetry)
+	p := start(t, environ(
+		"HEALTH_ENDPOINT="+health, "QUEUE_DIR="+filepath.Join(dir, "queue"), "PRW_WAL_DIR="+filepath.Join(dir, "wal"),
+		"OTLP_GRPC_ENDPOINT=127.0.0.1:"+freePort(t), "OTLP_HTTP_ENDPOINT="+c.otlpHTTP, "FLUENT_ENDPOINT="+c.fluent,
+		"TEMPO_ENDPOINT="+tempo, "LOKI_OTLP_ENDPOINT="+loki+"/otlp", "PROMETHEUS_WRITE_ENDPOINT="+promWrite,
+		"TELEMETRY_HOST=127.0.0.1", fmt.Sprintf("TELEMETRY_PORT=%d", telemetryPort),
+	), otelcol(t), "--config", filepath.Join(root, "collector", "config.yaml"))
+	waitHTTP(t, "http://"+health+"/", p)
+	return c
+}
+
+// startLoki runs Loki with observability/loki/loki.yaml, its paths and ports moved to this run's.
+func startLoki(t *testing.T, bin string) string {
+	t.Helper()
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(readFile(t, "observability/loki/loki.yaml")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	httpPort, grpcPort := freePort(t), freePort(t)
+	server := cfg["server"].(map[string]any)
+	server["http_listen_port"], server["grpc_listen_port"], server["http_listen_address"], server["grpc_listen_address"] = atoi(httpPort), atoi(grpcPort), "127.0.0.1", "127.0.0.1"
+	common := cfg["common"].(map[string]any)
+	common["path_prefix"] = dir
+	fs := common["storage"].(map[string]any)["filesystem"].(map[string]any)
+	fs["chunks_directory"], fs["rules_directory"] = filepath.Join(dir, "chunks"), filepath.Join(dir, "rules")
+	cfg["compactor"].(map[string]any)["working_directory"] = filepath.Join(dir, "compactor")
+	// A single process on loopback: no memberlist gossip on the machine's interfaces.
+	cfg["memberlist"] = map[string]any{"bind_addr": []string{"127.0.0.1"}, "bind_port": atoi(freePort(t))}
+	path := filepath.Join(dir, "loki.yaml")
+	data, _ := yaml.Marshal(cfg)
+	os.WriteFile(path, data, 0o644)
+	p := start(t, os.Environ(), bin, "-config.file="+path)
+	u := "http://127.0.0.1:" + httpPort
+	deadline := time.Now().Add(90 * time.Second)
+	for time.Now().Before(deadline) {
+		if resp, err := http.Get(u + "/ready"); err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return u
+			}
+		}
+		time.Sleep(500 * time.Millisecond)
+	}
+	t.Fatalf("Loki never became ready:\n%s", tail(p.Output(), 3000))
+	return ""
+}
+
+// startPrometheus runs Prometheus with observability/prometheus/prometheus.yml adapted to this run:
+// the compose host names become the lanes' loopback addresses, one group per target carrying the
+// lane and service labels that relabelling derives from the host names in compose.
+func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTelemetry string) string {
+	t.Helper()
+	var cfg map[string]any
+	if err := yaml.Unmarshal([]byte(readFile(t, "observability/prometheus/prometheus.yml")), &cfg); err != nil {
+		t.Fatal(err)
+	}
+	var jobs []any
+	for _, j := range cfg["scrape_configs"].([]any) {
+		job := j.(map[string]any)
+		switch job["job_name"] {
+		case "shop":
+			var groups []any
+			for _, l := range lanes {
+				for _, svc := range services {
+					groups = append(groups, map[string]any{
+						"targets": []string{strings.TrimPrefix(l.url[svc], "http://")},
+						"labels":  map[string]string{"lane": l.name, "service": svc},
+					})
+				}
+			}
+			job["static_configs"] = groups
+			delete(job, "relabel_configs")
+		case "otel-collector":
+			job["static_configs"] = []any{map[string]any{"targets": []string{collectorTelemetry}}}
+		case "prometheus":
+			job["static_configs"] = []any{map[string]any{"targets": []string{"127.0.0.1:" + port}}}
+		case "beyla":
+			continue // Beyla cannot run here
+		}
+		jobs = append(jobs, job)
+	}
+	cfg["scrape_configs"] = jobs
+	dir := t.TempDir()
+	path := filepath.Join(dir, "prometheus.yml")
+	data, _ := yaml.Marshal(cfg)
+	os.WriteFile(path, data, 0o644)
+	p := start(t, os.Environ(), bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
+		"--web.listen-address=127.0.0.1:"+port, "--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
+	u := "http://127.0.0.1:" + port
+	waitHTTP(t, u+"/-/ready", p)
+	return u
+}
+
+// ---------------------------------------------------------------------------------------------
+// Talking to things.
+
+func post(u, body string) {
+	resp, err := http.Post(u, "application/json", strings.NewReader(body))
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+func get(u string) {
+	resp, err := http.Get(u)
+	if err == nil {
+		resp.Body.Close()
+	}
+}
+
+// promCount runs an instant query and returns how many series it answered.
+func promCount(base, expr string) (int, error) {
+	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	var body struct {
+		Status string `json:"status"`
+		Error  string `json:"error"`
+		Data   struct {
+			Result []json.RawMessage `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
+		return 0, err
+	}
+	if body.Status != "success" {
+		return 0, fmt.Errorf("%s", body.Error)
+	}
+	return len(body.Data.Result), nil
+}
+
+// lokiCount returns how many log lines a LogQL query finds in the last 15 minutes.
+func lokiCount(base, query string) (int, error) {
+	q := url.Values{"query": {query}, "limit": {"5000"}, "start": {fmt.Sprint(time.Now().Add(-15 * time.Minute).UnixNano())}}
+	resp, err := http.Get(base + "/loki/api/v1/query_range?" + q.Encode())
+	if err != nil {
+		return 0, err
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(resp.Body)
+	var body struct {
+		Data struct {
+			Result []struct {
+				Values [][]string `json:"values"`
+			} `json:"result"`
+		} `json:"data"`
+	}
+	if err := json.Unmarshal(data, &body); err != nil || resp.StatusCode != 200 {
+		return 0, fmt.Errorf("loki %d: %s", resp.StatusCode, data)
+	}
+	n := 0
+	for _, r := range body.Data.Result {
+		n += len(r.Values)
+	}
+	return n, nil
+}
+
+func sortedKeys(m map[string]bool) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+func atoi(s string) int {
+	n := 0
+	fmt.Sscan(s, &n)
+	return n
+}
