@@ -16,6 +16,7 @@ import (
 
 	"github.com/zerocodelab/lab/services/internal/config"
 	"github.com/zerocodelab/lab/services/internal/server"
+	"github.com/zerocodelab/lab/services/internal/store"
 	"github.com/zerocodelab/lab/services/internal/telemetry"
 )
 
@@ -123,4 +124,14 @@ func closeAll(svc *Service, tel *telemetry.Telemetry) error {
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return errors.Join(err, tel.Shutdown(flushCtx))
+}
+
+// WithDatabase opens the service's SQLite file in DATA_DIR, applies schema, and returns the service
+// whose routes routes builds over it; the database is ready when it answers and closed at the end.
+func WithDatabase(ctx context.Context, d Deps, schema string, routes func(*store.DB) []server.Route) (*Service, error) {
+	db, err := store.Open(ctx, d.Config.DataDir, d.Config.Service, d.Telemetry, schema)
+	if err != nil {
+		return nil, err
+	}
+	return &Service{Routes: routes(db), Ready: db.Ping, Close: db.Close}, nil
 }
