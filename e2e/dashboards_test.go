@@ -203,11 +203,15 @@ var beylaMetrics = []string{
 }
 
 // collectorMetrics reads the names of the Collector's own metrics from the documentation of the exact
-// receiver and exporter helpers the natively built Collector links.
+// receiver, processor and exporter helpers the natively built Collector links.
 func collectorMetrics(t *testing.T) map[string]bool {
 	t.Helper()
 	names := map[string]bool{}
-	for _, mod := range []string{"go.opentelemetry.io/collector/receiver/receiverhelper", "go.opentelemetry.io/collector/exporter/exporterhelper"} {
+	for _, mod := range []string{
+		"go.opentelemetry.io/collector/receiver/receiverhelper",
+		"go.opentelemetry.io/collector/processor/processorhelper",
+		"go.opentelemetry.io/collector/exporter/exporterhelper",
+	} {
 		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod)
 		cmd.Dir = filepath.Join(root, "build", "otelcol")
 		cmd.Env = environ("GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off")

@@ -22,7 +22,8 @@ type logShipper struct {
 func newLogShipper(t *testing.T, addr string) *logShipper {
 	t.Helper()
 	host, port := splitHostPort(t, addr)
-	logger, err := fluent.New(fluent.Config{FluentHost: host, FluentPort: port, RequestAck: true, Timeout: 5 * time.Second})
+	// Async, as Docker's fluentd-async: a slow or absent receiver must never block the service's stdout.
+	logger, err := fluent.New(fluent.Config{FluentHost: host, FluentPort: port, Async: true, Timeout: 5 * time.Second})
 	if err != nil {
 		t.Fatalf("connect to the Collector's fluent_forward receiver at %s: %v", addr, err)
 	}

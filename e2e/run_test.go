@@ -127,6 +127,8 @@ func TestEndToEnd(t *testing.T) {
 				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
 				"OTEL_BSP_SCHEDULE_DELAY=500",
 				"OTEL_PROPAGATORS=tracecontext,baggage",
+				"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT=true", // db.query.text, as compose sets it
+				"OTEL_GO_AUTO_PARSE_DB_STATEMENT=true",   // db.operation.name and db.collection.name
 			), agentBin)
 		}
 	}
@@ -452,7 +454,7 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 			for _, ln := range runLanes {
 				q := strings.NewReplacer("$__rate_interval", "1m", "$lane", ln, "$service", "gateway").Replace(expr)
 				n, err := promCount(promURL, q)
-				label := where
+				label := where + " (" + strings.Join(names, ", ") + ")"
 				if ln != "" {
 					label += " [" + ln + "]"
 				}
@@ -463,7 +465,7 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 					rep.printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
 				default:
 					rep.printf("%-12s %s\n", "NO DATA", label)
-					t.Errorf("dashboard query returned nothing: %s\n  %s", label, q)
+					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, promSample(promURL, names[0]))
 				}
 				if err != nil {
 					t.Errorf("%s: %v", label, err)
@@ -616,6 +618,7 @@ func startLane(t *testing.T, name, bins string, shipper *logShipper, extra []str
 
 type collector struct {
 	otlpHTTP, fluent, telemetry string
+	proc                        *process
 }
 
 // startCollector runs the natively built Collector with collector/config.yaml, only the endpoints overridden.
@@ -632,6 +635,7 @@ func startCollector(t *testing.T, tempo, loki, promWrite string) collector {
 		"TELEMETRY_HOST=127.0.0.1", fmt.Sprintf("TELEMETRY_PORT=%d", telemetryPort),
 	), otelcol(t), "--config", filepath.Join(root, "collector", "config.yaml"))
 	waitHTTP(t, "http://"+health+"/", p)
+	c.proc = p
 	return c
 }
 
@@ -756,6 +760,17 @@ func promCount(base, expr string) (int, error) {
 		return 0, fmt.Errorf("%s", body.Error)
 	}
 	return len(body.Data.Result), nil
+}
+
+// promSample returns the labels of one series of metric, to show why a query found nothing.
+func promSample(base, metric string) string {
+	resp, err := http.Get(base + "/api/v1/series?match[]=" + url.QueryEscape(metric))
+	if err != nil {
+		return err.Error()
+	}
+	defer resp.Body.Close()
+	data, _ := io.ReadAll(io.LimitReader(resp.Body, 600))
+	return string(data)
 }
 
 // lokiCount returns how many log lines a LogQL query finds in the last 15 minutes.
