@@ -144,13 +144,12 @@ func TestEndToEnd(t *testing.T) {
 	for _, l := range lanes {
 		targets = append(targets, l.name+"="+l.url["gateway"])
 	}
-	lg := exec.Command(loadgenBin)
-	lg.Env = environ("TARGETS="+strings.Join(targets, ","), "RATE=5", "DURATION=40s")
-	if out, err := lg.CombinedOutput(); err != nil {
-		t.Fatalf("loadgen: %v\n%s", err, out)
-	}
-	// Span metrics flush every 15 s, Prometheus scrapes every 15 s, the SDK and agents export every 0.5 s.
-	time.Sleep(35 * time.Second)
+	// It keeps going while the checks run, as it does in compose, so that rate() windows hold live data;
+	// DURATION bounds it should the run hang, and the cleanup stops it.
+	start(t, environ("TARGETS="+strings.Join(targets, ","), "RATE=5", "DURATION=10m"), loadgenBin)
+	// Span metrics flush every 15 s, Prometheus scrapes every 15 s, the SDK and agents export every 0.5 s:
+	// after 50 s every source has at least two samples in a one-minute window.
+	time.Sleep(50 * time.Second)
 
 	checkAutoLane(t, rep, sink, "otel-auto", true, propagates, propagationWhy)
 	checkAutoLane(t, rep, sink, "otel-auto-nohint", false, propagates, propagationWhy)
@@ -395,8 +394,20 @@ func printTree(rep *report, tr []span) {
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.
 func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, autoPropagates bool) {
 	rep.printf("== Prometheus ==\n")
+	// Remote-written span metrics arrive in 15-second flushes: a query gets until the deadline to see data,
+	// as a dashboard refreshing every 10 s would.
+	deadline := time.Now().Add(90 * time.Second)
+	eventually := func(expr string) (int, error) {
+		for {
+			n, err := promCount(promURL, expr)
+			if n > 0 || time.Now().After(deadline) {
+				return n, err
+			}
+			time.Sleep(3 * time.Second)
+		}
+	}
 	must := func(expr, why string) {
-		n, err := promCount(promURL, expr)
+		n, err := eventually(expr)
 		status := fmt.Sprintf("%d series", n)
 		if err != nil || n == 0 {
 			t.Errorf("Prometheus: %s returned %d series (%v): %s", expr, n, err, why)
@@ -453,7 +464,13 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 			}
 			for _, ln := range runLanes {
 				q := strings.NewReplacer("$__rate_interval", "1m", "$lane", ln, "$service", "gateway").Replace(expr)
-				n, err := promCount(promURL, q)
+				var n int
+				var err error
+				if failureOnly(names) {
+					n, err = promCount(promURL, q)
+				} else {
+					n, err = eventually(q)
+				}
 				label := where + " (" + strings.Join(names, ", ") + ")"
 				if ln != "" {
 					label += " [" + ln + "]"
