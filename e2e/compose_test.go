@@ -206,6 +206,9 @@ func TestAutoAgentSidecars(t *testing.T) {
 			if exe := value(agent.Environment["OTEL_GO_AUTO_TARGET_EXE"]); exe != "/app/"+value(target.Build.Args["SERVICE"]) {
 				t.Errorf("%s: %s targets %q; want /app/%s", name, agent.Name, exe, svc)
 			}
+			if value(agent.Environment["OTEL_GO_AUTO_INCLUDE_DB_STATEMENT"]) != "true" {
+				t.Errorf("%s: %s leaves the SQL statement off its database/sql spans", name, agent.Name)
+			}
 			if agent.Restart == "" || agent.Restart == "no" {
 				t.Errorf("%s: %s has no restart policy", name, agent.Name)
 			}

@@ -86,8 +86,6 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 		return nil, fmt.Errorf("%s: %w", cfg.Service, errors.Join(err, tel.Shutdown(context.Background())))
 	}
 	e := server.New(server.Options{
-		Service:          cfg.Service,
-		Lane:             cfg.Lane,
 		Logger:           logger,
 		Registry:         reg,
 		Telemetry:        tel,

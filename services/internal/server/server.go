@@ -28,8 +28,6 @@ type Route struct {
 
 // Options are the dependencies of New.
 type Options struct {
-	Service          string
-	Lane             string
 	Logger           *slog.Logger
 	Registry         *prometheus.Registry
 	Telemetry        *telemetry.Telemetry
