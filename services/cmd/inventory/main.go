@@ -5,29 +5,15 @@ package main
 
 import (
 	"context"
-	"fmt"
 	"io"
-	"os"
-	"os/signal"
-	"syscall"
 
 	"github.com/zerocodelab/lab/services/internal/app"
+	"github.com/zerocodelab/lab/services/internal/cli"
 	"github.com/zerocodelab/lab/services/internal/inventory"
 )
 
-func main() {
-	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, os.Interrupt)
-	defer stop()
-	if err := run(ctx, os.Args, os.Getenv, os.Stdout); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-}
+func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	spec := app.Spec{Service: "inventory", Build: inventory.Build}
-	if len(args) > 1 && args[1] == "healthcheck" {
-		return app.Healthcheck(ctx, spec.Service, getenv)
-	}
-	return app.Run(ctx, spec, getenv, stdout)
+	return app.Run(ctx, app.Spec{Service: "inventory", Build: inventory.Build}, args, getenv, stdout)
 }

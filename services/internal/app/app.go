@@ -44,8 +44,12 @@ type Spec struct {
 // shutdownTimeout is how long in-flight requests get after SIGTERM.
 const shutdownTimeout = 10 * time.Second
 
-// Run runs the service until ctx is done.
-func Run(ctx context.Context, spec Spec, getenv func(string) string, stdout io.Writer) error {
+// Run runs the service until ctx is done. With the argument "healthcheck" it only asks a running
+// instance's /healthz (the images have no shell and no curl for a container healthcheck).
+func Run(ctx context.Context, spec Spec, args []string, getenv func(string) string, stdout io.Writer) error {
+	if len(args) > 1 && args[1] == "healthcheck" {
+		return Healthcheck(ctx, spec.Service, getenv)
+	}
 	inst, err := Start(ctx, spec, getenv, stdout, nil)
 	if err != nil {
 		return err

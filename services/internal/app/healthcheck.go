@@ -11,7 +11,7 @@ import (
 )
 
 // Healthcheck asks the service's own /healthz, on the port of its ADDR, and fails unless it answers 200.
-// The images have no shell and no curl, so a container healthcheck runs the binary itself:
+// Run calls it for the argument "healthcheck", which is what a container healthcheck runs:
 // `/app/service healthcheck`.
 func Healthcheck(ctx context.Context, service string, getenv func(string) string) error {
 	cfg, err := config.Load(service, getenv)
