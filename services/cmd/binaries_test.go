@@ -1,10 +1,8 @@
 package cmd_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -14,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/zerocodelab/lab/services/internal/shoptest"
 )
 
 // binDir holds the binaries once a test has asked for them.
@@ -52,34 +52,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-// freeAddr returns a loopback address whose port was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
 func waitHealthy(t *testing.T, addr string) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
@@ -100,18 +72,18 @@ func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 	bin, data := build(t), t.TempDir()
 	addrs := map[string]string{}
 	for _, s := range []string{"gateway", "catalog", "inventory", "orders"} {
-		addrs[s] = freeAddr(t)
+		addrs[s] = shoptest.FreeAddr(t)
 	}
 	type proc struct {
 		cmd  *exec.Cmd
-		logs *lockedBuffer
+		logs *shoptest.Log
 	}
 	procs := map[string]proc{}
 	for _, s := range []string{"catalog", "inventory", "orders", "gateway"} {
 		cmd := exec.Command(filepath.Join(bin, s))
 		cmd.Env = []string{"ADDR=" + addrs[s], "DATA_DIR=" + data, "LANE=plain",
 			"CATALOG_URL=http://" + addrs["catalog"], "INVENTORY_URL=http://" + addrs["inventory"], "ORDERS_URL=http://" + addrs["orders"]}
-		logs := &lockedBuffer{}
+		logs := &shoptest.Log{}
 		cmd.Stdout, cmd.Stderr = logs, logs
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
@@ -128,7 +100,7 @@ func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 		t.Errorf("orders healthcheck against a running orders: %v %s", err, out)
 	}
 	hc = exec.Command(filepath.Join(bin, "orders"), "healthcheck")
-	hc.Env = []string{"ADDR=" + freeAddr(t)}
+	hc.Env = []string{"ADDR=" + shoptest.FreeAddr(t)}
 	if out, err := hc.CombinedOutput(); err == nil {
 		t.Errorf("orders healthcheck with nothing listening succeeded: %s", out)
 	}
@@ -167,10 +139,10 @@ func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 // A SIGTERM in the middle of a slow request lets it finish before the process exits.
 func TestSIGTERMLetsInFlightRequestsFinish(t *testing.T) {
 	bin, data := build(t), t.TempDir()
-	addr := freeAddr(t)
+	addr := shoptest.FreeAddr(t)
 	cmd := exec.Command(filepath.Join(bin, "inventory"))
 	cmd.Env = []string{"ADDR=" + addr, "DATA_DIR=" + data}
-	logs := &lockedBuffer{}
+	logs := &shoptest.Log{}
 	cmd.Stdout, cmd.Stderr = logs, logs
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

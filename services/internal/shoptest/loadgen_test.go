@@ -4,7 +4,6 @@ import (
 	"context"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,12 +14,7 @@ import (
 
 func TestLoadgenDrivesEveryScenarioAndSurvivesADownLane(t *testing.T) {
 	shop := Start(t, Options{})
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := "http://" + FreeAddr(t) // nothing listens there
 
 	cfg, err := loadgen.LoadConfig(func(k string) string {
 		return map[string]string{"TARGETS": "plain=" + shop.URL["gateway"] + ",off=" + dead, "RATE": "40", "DURATION": "2s"}[k]

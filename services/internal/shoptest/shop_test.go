@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -274,13 +273,7 @@ func TestBadRequestsToTheDownstreamServices(t *testing.T) {
 
 func TestUnreachableUpstreamIs502NamingIt(t *testing.T) {
 	shop := Start(t, Options{})
-	// A port that was just free: nothing listens there.
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	dead := "http://" + ln.Addr().String()
-	ln.Close()
+	dead := "http://" + FreeAddr(t) // nothing listens there
 
 	for _, down := range []string{"catalog", "inventory", "orders"} {
 		t.Run(down+" down", func(t *testing.T) {
