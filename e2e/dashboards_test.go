@@ -236,10 +236,10 @@ func collectorMetrics(t *testing.T) map[string]bool {
 func TestDashboardMetricsAreOnesThisProjectProduces(t *testing.T) {
 	known := map[string]bool{}
 	// The shop's own registry: run the real binaries through every scenario and read /metrics.
-	s := runShop(t, buildServices(t, ""))
+	s := startLane(t, "plain", buildServices(t, ""), nil, nil)
 	s.drive(t)
 	for _, svc := range services {
-		for name := range metricNames(t, s[svc]+"/metrics") {
+		for name := range metricNames(t, s.url[svc]+"/metrics") {
 			known[name] = true
 		}
 	}

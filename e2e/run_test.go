@@ -15,6 +15,7 @@ import (
 	"runtime"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"syscall"
@@ -37,14 +38,6 @@ func (r *report) printf(format string, args ...any) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	fmt.Fprintf(&r.buf, format, args...)
-}
-
-// lane is one copy of the shop, running as processes.
-type lane struct {
-	name string
-	url  map[string]string // base URL by service
-	pid  map[string]int
-	logs map[string]*process
 }
 
 // routes each service serves in the run, from the services' routes.go files.
@@ -100,10 +93,10 @@ func TestEndToEnd(t *testing.T) {
 
 	// The lanes. otel-auto-nohint is the otel-auto lane with ROUTE_PATTERN_HINT=false, to show the difference.
 	lanes := []*lane{
-		startLane(t, "plain", plainBins, shipper, nil),
-		startLane(t, "otel-auto", plainBins, shipper, nil),
-		startLane(t, "otel-auto-nohint", plainBins, shipper, []string{"ROUTE_PATTERN_HINT=false"}),
-		startLane(t, "manual", sdkBins, shipper, []string{
+		startLane(t, "plain", plainBins, shipper.ship, nil),
+		startLane(t, "otel-auto", plainBins, shipper.ship, nil),
+		startLane(t, "otel-auto-nohint", plainBins, shipper.ship, []string{"ROUTE_PATTERN_HINT=false"}),
+		startLane(t, "manual", sdkBins, shipper.ship, []string{
 			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + col.otlpHTTP, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_BSP_SCHEDULE_DELAY=500",
 		}),
 	}
@@ -598,41 +591,6 @@ func readMounts(fstype, target string) bool {
 	return false
 }
 
-func startLane(t *testing.T, name, bins string, shipper *logShipper, extra []string) *lane {
-	t.Helper()
-	l := &lane{name: name, url: map[string]string{}, pid: map[string]int{}, logs: map[string]*process{}}
-	ports := map[string]string{}
-	for _, svc := range services {
-		ports[svc] = freePort(t)
-		l.url[svc] = "http://127.0.0.1:" + ports[svc]
-	}
-	data := t.TempDir()
-	for _, svc := range []string{"catalog", "inventory", "orders", "gateway"} {
-		env := environ(append([]string{
-			"ADDR=127.0.0.1:" + ports[svc], "DATA_DIR=" + data, "LANE=" + name,
-			"OTEL_SERVICE_NAME=" + svc, "OTEL_RESOURCE_ATTRIBUTES=service.namespace=" + name,
-			"CATALOG_URL=" + l.url["catalog"], "INVENTORY_URL=" + l.url["inventory"], "ORDERS_URL=" + l.url["orders"],
-		}, extra...)...)
-		p := &process{out: &bytes.Buffer{}}
-		p.cmd = exec.Command(filepath.Join(bins, svc))
-		p.cmd.Env = env
-		p.cmd.Stderr = p
-		stdout, err := p.cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := p.cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		go shipper.ship(name+"-"+svc, stdout, p) // as Docker's fluentd driver would
-		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-		waitHTTP(t, l.url[svc]+"/healthz", p)
-		l.pid[svc] = p.cmd.Process.Pid
-		l.logs[svc] = p
-	}
-	return l
-}
-
 type collector struct {
 	otlpHTTP, fluent, telemetry string
 	proc                        *process
@@ -833,7 +791,6 @@ func tail(s string, n int) string {
 }
 
 func atoi(s string) int {
-	n := 0
-	fmt.Sscan(s, &n)
+	n, _ := strconv.Atoi(s) // only ever a port freePort returned
 	return n
 }

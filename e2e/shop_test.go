@@ -3,6 +3,7 @@ package e2e
 import (
 	"bytes"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"os"
@@ -94,35 +95,61 @@ func waitHTTP(t *testing.T, url string, p *process) {
 	t.Fatalf("%s never answered; output:\n%s", url, p.Output())
 }
 
-// shop is the four services running as processes, with their base URLs.
-type shop map[string]string
+// lane is one copy of the shop, running as processes.
+type lane struct {
+	name string
+	url  map[string]string // base URL by service
+	pid  map[string]int
+	logs map[string]*process
+}
 
-// runShop starts the binaries in dir on free loopback ports; extra is added to every environment.
-func runShop(t *testing.T, dir string, extra ...string) shop {
+// startLane starts the four binaries in bins on free loopback ports, with the lane's name and extra in
+// their environment. ship, when not nil, reads each service's stdout (copying it to the process's
+// output) the way a container's logging driver would; otherwise stdout only goes to that output.
+func startLane(t *testing.T, name, bins string, ship func(name string, r io.Reader, copyTo io.Writer), extra []string) *lane {
 	t.Helper()
-	urls := shop{}
-	for _, s := range services {
-		urls[s] = "http://127.0.0.1:" + freePort(t)
+	l := &lane{name: name, url: map[string]string{}, pid: map[string]int{}, logs: map[string]*process{}}
+	ports := map[string]string{}
+	for _, svc := range services {
+		ports[svc] = freePort(t)
+		l.url[svc] = "http://127.0.0.1:" + ports[svc]
+	}
+	if ship == nil {
+		ship = func(_ string, r io.Reader, copyTo io.Writer) { io.Copy(copyTo, r) }
 	}
 	data := t.TempDir()
-	for _, s := range []string{"catalog", "inventory", "orders", "gateway"} {
-		env := append([]string{
-			"ADDR=" + strings.TrimPrefix(urls[s], "http://"), "DATA_DIR=" + data, "OTEL_SERVICE_NAME=" + s,
-			"CATALOG_URL=" + urls["catalog"], "INVENTORY_URL=" + urls["inventory"], "ORDERS_URL=" + urls["orders"],
-		}, extra...)
-		p := start(t, env, filepath.Join(dir, s))
-		waitHTTP(t, urls[s]+"/healthz", p)
+	for _, svc := range []string{"catalog", "inventory", "orders", "gateway"} {
+		p := &process{out: &bytes.Buffer{}}
+		p.cmd = exec.Command(filepath.Join(bins, svc))
+		p.cmd.Env = environ(append([]string{
+			"ADDR=127.0.0.1:" + ports[svc], "DATA_DIR=" + data, "LANE=" + name,
+			"OTEL_SERVICE_NAME=" + svc, "OTEL_RESOURCE_ATTRIBUTES=service.namespace=" + name,
+			"CATALOG_URL=" + l.url["catalog"], "INVENTORY_URL=" + l.url["inventory"], "ORDERS_URL=" + l.url["orders"],
+		}, extra...)...)
+		p.cmd.Stderr = p
+		stdout, err := p.cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := p.cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		go ship(name+"-"+svc, stdout, p) // as Docker's fluentd driver would, when ship is the log shipper
+		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
+		waitHTTP(t, l.url[svc]+"/healthz", p)
+		l.pid[svc] = p.cmd.Process.Pid
+		l.logs[svc] = p
 	}
-	return urls
+	return l
 }
 
 var scenarios = []string{"normal", "slow", "error", "out_of_stock", "not_found", "fanout"}
 
 // drive sends one checkout of every scenario and one product listing, each with its own traceparent.
-func (s shop) drive(t *testing.T) {
+func (l *lane) drive(t *testing.T) {
 	t.Helper()
 	for i, sc := range scenarios {
-		req, _ := http.NewRequest(http.MethodPost, s["gateway"]+"/api/checkout",
+		req, _ := http.NewRequest(http.MethodPost, l.url["gateway"]+"/api/checkout",
 			strings.NewReader(fmt.Sprintf(`{"sku":"ceramic-mug","quantity":1,"scenario":%q}`, sc)))
 		req.Header.Set("Content-Type", "application/json")
 		req.Header.Set("traceparent", fmt.Sprintf("00-%032x-%016x-01", i+1, i+1))
@@ -132,7 +159,7 @@ func (s shop) drive(t *testing.T) {
 		}
 		resp.Body.Close()
 	}
-	resp, err := http.Get(s["gateway"] + "/api/products")
+	resp, err := http.Get(l.url["gateway"] + "/api/products")
 	if err != nil {
 		t.Fatal(err)
 	}
