@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"sync"
 	"testing"
+	"time"
 
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -27,6 +28,7 @@ type span struct {
 	Attrs           map[string]string
 	Error           bool
 	Scope           string
+	End             time.Time
 }
 
 // traceSink stands in for Tempo, which cannot run here: an OTLP/gRPC trace endpoint that keeps what
@@ -69,6 +71,7 @@ func (s *traceSink) Export(_ context.Context, req *coltracepb.ExportTraceService
 					Attrs:    attrs(sp.Attributes),
 					Error:    sp.GetStatus().GetCode() == tracepb.Status_STATUS_CODE_ERROR,
 					Scope:    ss.GetScope().GetName(),
+					End:      time.Unix(0, int64(sp.EndTimeUnixNano)),
 				})
 			}
 		}
