@@ -2,6 +2,7 @@ package cmd_test
 
 import (
 	"context"
+	"crypto/sha256"
 	"fmt"
 	"net/http"
 	"os"
@@ -192,5 +193,35 @@ func TestBadConfigurationStopsAtStartNamingTheVariable(t *testing.T) {
 		if !strings.Contains(string(out), tt.name+"=") {
 			t.Errorf("%s with %s printed %q; want a message naming %s", tt.service, tt.env, out, tt.name)
 		}
+	}
+}
+
+// Each lane's image stamps its lane into the binary (services/Dockerfile): the files must differ, since
+// eBPF uprobes attach to a file and lanes sharing one would share every agent's probes.
+func TestStampedLanesAreDistinctFiles(t *testing.T) {
+	dir := t.TempDir()
+	sums := map[string]string{}
+	for _, lane := range []string{"plain", "otel-auto"} {
+		out := filepath.Join(dir, lane)
+		build := exec.Command("go", "build", "-trimpath",
+			"-ldflags", "-X github.com/zerocodelab/lab/services/internal/config.BuildLane="+lane, "-o", out, "./catalog")
+		build.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if b, err := build.CombinedOutput(); err != nil {
+			t.Fatalf("go build: %v\n%s", err, b)
+		}
+		data, err := os.ReadFile(out)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sums[lane] = fmt.Sprintf("%x", sha256.Sum256(data))
+	}
+	if sums["plain"] == sums["otel-auto"] {
+		t.Fatal("the binaries stamped plain and otel-auto are byte for byte the same file")
+	}
+	cmd := exec.Command(filepath.Join(dir, "otel-auto"))
+	cmd.Env = []string{"LANE=plain", "DATA_DIR=" + t.TempDir(), "ADDR=" + shoptest.FreeAddr(t)}
+	out, err := cmd.CombinedOutput()
+	if exitErr, ok := err.(*exec.ExitError); !ok || exitErr.ExitCode() != 1 || !strings.Contains(string(out), "LANE=") {
+		t.Fatalf("the otel-auto binary run with LANE=plain: %v %s; want exit 1 naming LANE", err, out)
 	}
 }

@@ -39,6 +39,14 @@ func TestDockerfileBuildsLikeTheNativeBuild(t *testing.T) {
 	case !strings.Contains(string(build), `-tags "${GO_BUILD_TAGS}"`):
 		t.Error("the image's go build ignores GO_BUILD_TAGS: the manual lane would get the plain build")
 	}
+	// Every lane's binary is a file of its own: the lane is stamped into it (config.BuildLane).
+	if !strings.Contains(string(dockerfile), "ARG LANE") || !strings.Contains(string(dockerfile), "internal/config.BuildLane=${LANE}") {
+		t.Error("the Dockerfile does not stamp the lane into the binary: lanes would share one file, and every agent's uprobes")
+	}
+	// A "# syntax=" line makes BuildKit pull a frontend image, which fails where no registry is reachable.
+	if regexp.MustCompile(`(?mi)^#\s*syntax\s*=`).Match(dockerfile) {
+		t.Error("the Dockerfile has a # syntax= line: BuildKit would pull a frontend image to build it")
+	}
 	for _, want := range []string{"ARG SERVICE", "USER 65532:65532", `ENTRYPOINT ["/app/service"]`} {
 		if !strings.Contains(string(dockerfile), want) {
 			t.Errorf("the Dockerfile lacks %q", want)

@@ -44,6 +44,12 @@ func defaultAddr(service string) (string, bool) {
 	return "", false
 }
 
+// BuildLane is the lane a binary was built for, stamped by the image build
+// (-ldflags "-X github.com/zerocodelab/lab/services/internal/config.BuildLane=otel-auto"), empty otherwise.
+// Stamping makes every lane's binary a file of its own: eBPF uprobes attach to a file, so lanes sharing
+// one would share every agent's probes. A stamped binary defaults LANE to its lane and refuses another.
+var BuildLane string
+
 // lanePattern keeps the lane usable as a Prometheus label value and a Loki label.
 var lanePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
@@ -65,9 +71,12 @@ func Load(service string, getenv func(string) string) (Config, error) {
 	check(validateAddr(cfg.Addr))
 
 	cfg.DataDir = orDefault(getenv("DATA_DIR"), "data")
-	cfg.Lane = orDefault(getenv("LANE"), "plain")
-	if !lanePattern.MatchString(cfg.Lane) {
+	cfg.Lane = orDefault(getenv("LANE"), orDefault(BuildLane, "plain"))
+	switch {
+	case !lanePattern.MatchString(cfg.Lane):
 		check(fmt.Errorf("LANE=%q: want 1-32 lower-case letters, digits, '-' or '_'", cfg.Lane))
+	case BuildLane != "" && cfg.Lane != BuildLane:
+		check(fmt.Errorf("LANE=%q: this binary was built for lane %q; build one per lane (services/Dockerfile, build-arg LANE)", cfg.Lane, BuildLane))
 	}
 
 	var err error

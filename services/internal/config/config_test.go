@@ -84,3 +84,19 @@ func TestLoadUnknownService(t *testing.T) {
 		t.Fatal("Load accepted an unknown service")
 	}
 }
+
+func TestStampedLaneIsTheDefaultAndRefusesAnother(t *testing.T) {
+	t.Cleanup(func() { BuildLane = "" })
+	BuildLane = "otel-auto"
+	cfg, err := Load("catalog", env(nil))
+	if err != nil || cfg.Lane != "otel-auto" {
+		t.Fatalf("Load with the binary stamped otel-auto and no LANE = %q, %v; want lane otel-auto", cfg.Lane, err)
+	}
+	if cfg, err := Load("catalog", env(map[string]string{"LANE": "otel-auto"})); err != nil || cfg.Lane != "otel-auto" {
+		t.Fatalf("Load with LANE equal to the stamp = %q, %v", cfg.Lane, err)
+	}
+	_, err = Load("catalog", env(map[string]string{"LANE": "plain"}))
+	if err == nil || !strings.Contains(err.Error(), "LANE=") || !strings.Contains(err.Error(), "otel-auto") {
+		t.Fatalf("Load with LANE=plain in a binary built for otel-auto: %v; want an error naming LANE and the stamp", err)
+	}
+}
