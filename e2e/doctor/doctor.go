@@ -118,8 +118,8 @@ func Verdicts(f Facts) []Verdict {
 		add("Go auto agent", "cross-service context propagation", true, "lockdown=none: traceparent headers can be written")
 	}
 
-	// Beyla: discovers processes with a kprobe on bind/exec, attaches uprobes to Go binaries, and
-	// propagates context by headers (same restriction as above) or at TCP level (sockops on cgroup v2).
+	// Beyla: discovers processes with a kprobe (its watcher's program on sys_bind is required), then
+	// attaches uprobes to Go binaries.
 	beylaDiscovery := privileged && f.BTF && f.Kprobes
 	add("Beyla", "process discovery", beylaDiscovery, why(
 		!privileged, "needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
@@ -128,13 +128,20 @@ func Verdicts(f Facts) []Verdict {
 	))
 	beylaSpans := beylaDiscovery && f.Uprobes
 	add("Beyla", "spans and RED metrics", beylaSpans, why(!beylaDiscovery, "needs process discovery first", !f.Uprobes, "needs uprobes"))
-	add("Beyla", "context propagation by headers", beylaSpans && f.Lockdown == "none", why(
+	// Beyla links services three ways. Only the first writes into the process's memory, which lockdown
+	// refuses; the other two work in the kernel's network stack, from programs attached to the cgroup v2
+	// tree: sk_msg adds the traceparent header to the outgoing bytes, sockops a TCP option.
+	add("Beyla", "traceparent written in the process", beylaSpans && f.Lockdown == "none", why(
 		!beylaSpans, "needs spans first",
-		f.Lockdown != "none", "lockdown="+f.Lockdown+" refuses writing into a process's memory",
+		f.Lockdown != "none", "lockdown="+f.Lockdown+" refuses bpf_probe_write_user; the two ways below still link services",
 	))
-	add("Beyla", "context propagation at TCP level", beylaSpans && f.CgroupV2 != "", why(
+	add("Beyla", "traceparent added at the socket (sk_msg)", beylaSpans && f.CgroupV2 != "", why(
 		!beylaSpans, "needs spans first",
-		f.CgroupV2 == "", "needs a cgroup v2 hierarchy for its sockops programs",
+		f.CgroupV2 == "", "needs a cgroup v2 hierarchy (mounted into Beyla's container) for its sk_msg and sockops programs",
+	))
+	add("Beyla", "trace context as a TCP option (sockops)", beylaSpans && f.CgroupV2 != "", why(
+		!beylaSpans, "needs spans first",
+		f.CgroupV2 == "", "needs a cgroup v2 hierarchy (mounted into Beyla's container) for its sockops programs",
 	))
 	return out
 }

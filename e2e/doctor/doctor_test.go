@@ -25,8 +25,11 @@ func TestVerdicts(t *testing.T) {
 		{"unknown lockdown is not trusted", facts("unknown", true), "Go auto agent", "cross-service context propagation", false, "securityfs"},
 		{"spans under lockdown", facts("integrity", false), "Go auto agent", "spans (SERVER, CLIENT, database/sql)", true, ""},
 		{"Beyla needs kprobes", facts("none", false), "Beyla", "process discovery", false, "kprobes"},
-		{"Beyla TCP propagation under lockdown", facts("integrity", true), "Beyla", "context propagation at TCP level", true, ""},
-		{"Beyla headers under lockdown", facts("integrity", true), "Beyla", "context propagation by headers", false, "lockdown=integrity"},
+		{"Beyla's in-process header write under lockdown", facts("integrity", true), "Beyla", "traceparent written in the process", false, "lockdown=integrity"},
+		{"Beyla's in-process header write without lockdown", facts("none", true), "Beyla", "traceparent written in the process", true, ""},
+		{"Beyla's socket-level header under lockdown", facts("integrity", true), "Beyla", "traceparent added at the socket (sk_msg)", true, ""},
+		{"Beyla's TCP option under lockdown", facts("integrity", true), "Beyla", "trace context as a TCP option (sockops)", true, ""},
+		{"Beyla's network-level propagation needs cgroup v2", func() Facts { f := facts("integrity", true); f.CgroupV2 = ""; return f }(), "Beyla", "traceparent added at the socket (sk_msg)", false, "cgroup v2"},
 	}
 	for _, tt := range tests {
 		ok, why := Can(Verdicts(tt.f), tt.agent, tt.feat)
