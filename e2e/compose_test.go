@@ -3,6 +3,7 @@ package e2e
 import (
 	"context"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -42,7 +43,8 @@ var combos = [][]string{
 	{"docker-compose.yml", "docker-compose.mac.yml"},
 }
 
-var testEnv = map[string]string{"GRAFANA_ADMIN_PASSWORD": "test-password"}
+// testEnv is what a user has by default: nothing to set before "docker compose up".
+var testEnv = map[string]string{}
 
 // loadAll loads every file combination with every lane on, and with each lane alone.
 func loadAll(t *testing.T) map[string]*types.Project {
@@ -87,11 +89,23 @@ func TestComposeLoadsForEveryProfileAndPlatform(t *testing.T) {
 	}
 }
 
-func TestOnlyAgentsArePrivileged(t *testing.T) {
+// Only the agents get privileges: Beyla runs privileged; each Go auto agent gets the few capabilities it
+// needs to load eBPF programs and read its target's binary; nothing else adds any.
+func TestOnlyAgentsHavePrivileges(t *testing.T) {
+	autoCaps := []string{"SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"}
 	for name, p := range loadAll(t) {
 		for _, s := range p.Services {
-			if s.Privileged != isAgent(s.Name) {
-				t.Errorf("%s: %s privileged = %v", name, s.Name, s.Privileged)
+			switch {
+			case s.Name == "beyla":
+				if !s.Privileged {
+					t.Errorf("%s: beyla is not privileged", name)
+				}
+			case isAgent(s.Name):
+				if s.Privileged || !slices.Equal(s.CapAdd, autoCaps) {
+					t.Errorf("%s: %s privileged %v, cap_add %v; want cap_add %v only", name, s.Name, s.Privileged, s.CapAdd, autoCaps)
+				}
+			case s.Privileged || len(s.CapAdd) > 0:
+				t.Errorf("%s: %s is not an agent but has privileged %v, cap_add %v", name, s.Name, s.Privileged, s.CapAdd)
 			}
 		}
 	}
@@ -237,9 +251,9 @@ func TestBeylaSeesExactlyItsLane(t *testing.T) {
 	}
 	beyla := p.Services["beyla"]
 	for _, s := range p.Services {
-		shares := s.Pid == "service:beyla"
-		if shares != strings.HasPrefix(s.Name, "beyla-") {
-			t.Errorf("%s shares Beyla's PID namespace = %v; exactly the beyla lane's services must", s.Name, shares)
+		shares := s.Pid == "service:beyla-pause"
+		if want := strings.HasPrefix(s.Name, "beyla") && s.Name != "beyla-pause"; shares != want {
+			t.Errorf("%s shares the beyla lane's PID namespace = %v; want %v: exactly Beyla and the lane's services", s.Name, shares, want)
 		}
 	}
 	mounted := map[string]bool{}
@@ -261,8 +275,8 @@ func TestMacOverrideChangesWhatTheVMLacks(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v := value(p.Services["beyla"].Environment["BEYLA_BPF_CONTEXT_PROPAGATION"]); v != "headers" {
-		t.Errorf("on macOS beyla propagation = %q; want headers", v)
+	if v := value(p.Services["beyla"].Environment["BEYLA_BPF_CONTEXT_PROPAGATION"]); v != "all" {
+		t.Errorf("on macOS beyla propagation = %q; want all, as on Linux: its socket-level ways need no lockdown-free kernel and its header write works in the VM", v)
 	}
 	for _, name := range []string{"beyla", "otel-auto-gateway-agent", "otel-auto-catalog-agent", "otel-auto-inventory-agent", "otel-auto-orders-agent"} {
 		found := false
@@ -280,25 +294,84 @@ func TestMacOverrideChangesWhatTheVMLacks(t *testing.T) {
 	}
 }
 
-func TestGrafanaAdminPasswordComesFromEnvOnly(t *testing.T) {
-	if _, err := load(t, map[string]string{}, lanes, "docker-compose.yml"); err == nil || !strings.Contains(err.Error(), "GRAFANA_ADMIN_PASSWORD") {
-		t.Fatalf("compose loaded without GRAFANA_ADMIN_PASSWORD (err %v): a default password would be open", err)
+// Grafana starts with no step before "docker compose up": no password to set, none known, anonymous
+// users allowed into Explore (where every trace link leads), an admin login possible.
+func TestGrafanaNeedsNoStepAndOpensExploreToAnonymousUsers(t *testing.T) {
+	p, err := load(t, map[string]string{}, lanes, "docker-compose.yml")
+	if err != nil {
+		t.Fatalf("compose does not load without GRAFANA_ADMIN_PASSWORD: %v", err)
 	}
-	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	g := p.Services["grafana"]
+	env := func(k string) string { return value(g.Environment[k]) }
+	if env("GF_AUTH_ANONYMOUS_ENABLED") != "true" || env("GF_AUTH_ANONYMOUS_ORG_ROLE") != "Viewer" {
+		t.Errorf("anonymous access %q as %q; want true as Viewer", env("GF_AUTH_ANONYMOUS_ENABLED"), env("GF_AUTH_ANONYMOUS_ORG_ROLE"))
+	}
+	// Grafana guards /explore with datasources:explore, which a Viewer has only with viewers_can_edit.
+	if env("GF_USERS_VIEWERS_CAN_EDIT") != "true" {
+		t.Error("GF_USERS_VIEWERS_CAN_EDIT is not true: anonymous Viewers are sent away from Explore, where every trace link leads")
+	}
+	if pw := env("GF_SECURITY_ADMIN_PASSWORD"); pw != "" {
+		t.Errorf("with no GRAFANA_ADMIN_PASSWORD, the admin password is %q; want none set, so the entrypoint makes a random one", pw)
+	}
+	p, err = load(t, map[string]string{"GRAFANA_ADMIN_PASSWORD": "chosen"}, lanes, "docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	g := p.Services["grafana"]
-	if v := value(g.Environment["GF_SECURITY_ADMIN_PASSWORD"]); v != "test-password" {
-		t.Errorf("grafana admin password = %q; want the one from the environment", v)
-	}
-	if v := value(g.Environment["GF_AUTH_ANONYMOUS_ORG_ROLE"]); v != "Viewer" {
-		t.Errorf("anonymous role = %q; want Viewer", v)
+	if pw := value(p.Services["grafana"].Environment["GF_SECURITY_ADMIN_PASSWORD"]); pw != "chosen" {
+		t.Errorf("GRAFANA_ADMIN_PASSWORD=chosen gives Grafana %q", pw)
 	}
 	for _, line := range strings.Split(readFile(t, ".env"), "\n") {
 		if strings.HasPrefix(line, "GRAFANA_ADMIN_PASSWORD=") {
 			t.Errorf(".env ships a Grafana password (%s): it must be the user's own", line)
 		}
+	}
+}
+
+// The entrypoint compose gives Grafana, run by a real busybox sh (Grafana's image is Alpine, whose sh is
+// busybox): a random password made once and kept, the user's own when set, then the image's /run.sh.
+func TestGrafanaEntrypointMakesOnePasswordAndKeepsIt(t *testing.T) {
+	busybox, err := exec.LookPath("busybox")
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal("busybox is missing: .ci/run must install Debian's busybox-static")
+		}
+		t.Skip("busybox not found (apt-get install busybox-static)")
+	}
+	g := mustLoad(t).Services["grafana"]
+	ep := []string(g.Entrypoint)
+	if len(ep) < 3 || ep[0] != "sh" || ep[1] != "-c" || !strings.Contains(ep[2], "exec /run.sh") {
+		t.Fatalf("grafana's entrypoint is %q; want sh -c '... exec /run.sh'", ep)
+	}
+	dir := t.TempDir()
+	// /run.sh is Grafana's; here a stand-in prints the password Grafana would start with.
+	runSh := filepath.Join(dir, "run.sh")
+	if err := os.WriteFile(runSh, []byte("#!"+busybox+" sh\necho \"password=$GF_SECURITY_ADMIN_PASSWORD\"\n"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	script := strings.ReplaceAll(ep[2], "/run.sh", runSh)
+	start := func(env ...string) string {
+		t.Helper()
+		cmd := exec.Command(busybox, append([]string{"sh", "-c", script}, ep[3:]...)...)
+		cmd.Env = append([]string{"PATH=/usr/bin:/bin", "GF_PATHS_DATA=" + dir}, env...)
+		out, err := cmd.CombinedOutput()
+		if err != nil {
+			t.Fatalf("the entrypoint failed: %v\n%s", err, out)
+		}
+		return strings.TrimSpace(string(out))
+	}
+	first := start("GF_SECURITY_ADMIN_PASSWORD=")
+	if len(first) < len("password=")+20 {
+		t.Fatalf("first start: %q; want a random password of 24 characters", first)
+	}
+	if again := start("GF_SECURITY_ADMIN_PASSWORD="); again != first {
+		t.Errorf("second start: %q; want the password of the first start, %q", again, first)
+	}
+	info, err := os.Stat(filepath.Join(dir, "admin-password"))
+	if err != nil || info.Mode().Perm() != 0o600 {
+		t.Errorf("the kept password file: %v, mode %v; want mode 0600", err, info.Mode().Perm())
+	}
+	if own := start("GF_SECURITY_ADMIN_PASSWORD=mine"); own != "password=mine" {
+		t.Errorf("with a password set: %q; want password=mine", own)
 	}
 }
 

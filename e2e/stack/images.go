@@ -1,0 +1,72 @@
+// Package stack runs the real compose file on the real Docker engine and checks what the stack does:
+// containers healthy, every lane's checkouts and spans, Prometheus targets, Loki streams, lanes switched
+// off and on alone, and faults under load (a backend stopped, the Collector restarted, a service killed).
+package stack
+
+import (
+	"io/fs"
+	"strings"
+)
+
+// Dir is a directory an image creates, with its owner and mode. Docker copies both onto an empty named
+// volume mounted there, so they decide who can write that volume.
+type Dir struct {
+	UID, GID int
+	Mode     fs.FileMode
+}
+
+// Image is what an image of the compose file is, as its upstream sources build it (Dockerfiles and
+// release workflows at the pinned version): the user it runs as, its entrypoint and default command,
+// and the directories it creates. The stand-ins built where images cannot be pulled must match it.
+type Image struct {
+	User       string
+	Entrypoint []string
+	Cmd        []string
+	Dirs       map[string]Dir
+}
+
+// Images are the images of docker-compose.yml by repository (the tag is the compose file's).
+var Images = map[string]Image{
+	"otel/opentelemetry-collector-contrib": {
+		User: "10001", Entrypoint: []string{"/otelcol-contrib"}, Cmd: []string{"--config", "/etc/otelcol-contrib/config.yaml"},
+	},
+	"grafana/tempo": {
+		User: "10001:10001", Entrypoint: []string{"/tempo"},
+		Dirs: map[string]Dir{"/var/tempo": {10001, 10001, 0o700}},
+	},
+	"grafana/loki": {
+		User: "10001", Entrypoint: []string{"/usr/bin/loki"}, Cmd: []string{"-config.file=/etc/loki/local-config.yaml"},
+		Dirs: map[string]Dir{"/loki": {10001, 10001, 0o755}},
+	},
+	"prom/prometheus": {
+		User: "nobody", Entrypoint: []string{"/bin/prometheus"},
+		Cmd:  []string{"--config.file=/etc/prometheus/prometheus.yml", "--storage.tsdb.path=/prometheus"},
+		Dirs: map[string]Dir{"/prometheus": {65534, 65534, 0o755}},
+	},
+	"grafana/grafana": {
+		User: "472", Entrypoint: []string{"/run.sh"},
+		Dirs: map[string]Dir{"/var/lib/grafana": {472, 0, 0o777}},
+	},
+	"grafana/beyla": {User: "", Entrypoint: []string{"/beyla"}},
+	"ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go": {
+		User: "", Cmd: []string{"/otel-go-instrumentation"},
+	},
+	// Built by compose from services/Dockerfile.
+	"zero-code-lab/*": {
+		User: "65532:65532", Entrypoint: []string{"/app/service"},
+		Dirs: map[string]Dir{"/data": {65532, 65532, 0o755}},
+	},
+}
+
+// ImageOf returns the facts of an image reference (name:tag).
+func ImageOf(ref string) (Image, bool) {
+	repo, _, _ := strings.Cut(ref, ":")
+	if strings.HasPrefix(repo, "zero-code-lab/") {
+		repo = "zero-code-lab/*"
+	}
+	img, ok := Images[repo]
+	return img, ok
+}
+
+// UserIDs maps the user names the images use to their ids.
+var UserIDs = map[string]int{"": 0, "root": 0, "nobody": 65534}
