@@ -12,10 +12,11 @@ BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
 # The Collector's version is written once, in its builder manifest (and so in the compose image tag).
 COLLECTOR_VERSION := $(shell awk '$$1 == "version:" {print $$2; exit}' collector/builder-config.yaml)
 OTELCOL := $(CURDIR)/build/otelcol/otelcol-zerocode
+STANDIN := $(CURDIR)/build/tempo-standin/otelcol-tempo-standin
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector agent loki doctor test e2e lint fmt run bench fuzz clean
+.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose lane-on lane-off lint fmt run bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -28,21 +29,30 @@ build-sdk: ## build the OpenTelemetry SDK twins (-tags otelsdk) into bin/otelsdk
 
 collector: $(OTELCOL) ## build the Collector natively from collector/builder-config.yaml
 
-$(OTELCOL): collector/builder-config.yaml
+# $(call otelcol,MANIFEST,BINARY): the OpenTelemetry Collector Builder writes the sources and go.mod of
+# MANIFEST, resolves them and checks that every component module is at the manifest's version. Its last
+# step, "go mod download" of every module in the graph, fetches test-only modules too, one of which the
+# module proxy refuses: that one failure is tolerated, and "go build" then downloads exactly what the
+# binary needs, verified against go.sum. GOSUMDB=off: the checksum database cannot be reached for some
+# of these modules through this proxy; the go.sum the builder writes is what the build is verified against.
+define otelcol
 	GOBIN=$(TOOLS) $(GO) install go.opentelemetry.io/collector/cmd/builder@v$(COLLECTOR_VERSION)
-	@# The builder writes the sources and go.mod, resolves them and checks that every component module is
-	@# at the manifest's version. Its last step, "go mod download" of every module in the graph, fetches
-	@# test-only modules too, one of which the module proxy refuses: that one failure is tolerated, and
-	@# "go build" then downloads exactly what the binary needs, verified against go.sum.
-	@# GOSUMDB=off: the checksum database cannot be reached for some of these modules through this
-	@# proxy; the go.sum the builder writes is what the build is verified against.
 	@mkdir -p build
-	GOSUMDB=off $(TOOLS)/builder --config collector/builder-config.yaml --skip-compilation > build/builder.log 2>&1 \
+	GOSUMDB=off $(TOOLS)/builder --config $(1) --skip-compilation > build/builder.log 2>&1 \
 	  || grep -q 'failed to download go modules' build/builder.log \
 	  || { cat build/builder.log; exit 1; }
-	cd build/otelcol && GOSUMDB=off GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath -o $(OTELCOL) .
+	cd $(dir $(2)) && GOSUMDB=off GOWORK=off CGO_ENABLED=0 $(GO) build -trimpath -o $(2) .
+endef
 
-test: lint collector ## every test that needs neither root nor Docker: the shop in both builds, then the showcase's configuration
+$(OTELCOL): collector/builder-config.yaml
+	$(call otelcol,collector/builder-config.yaml,$(OTELCOL))
+
+tempo-standin: $(STANDIN) ## the compose run's Tempo stand-in: a Collector writing what it receives to a file
+
+$(STANDIN): e2e/stack/tempo-standin/builder-config.yaml
+	$(call otelcol,e2e/stack/tempo-standin/builder-config.yaml,$(STANDIN))
+
+test: lint collector tempo-standin ## every test that needs neither root nor Docker: the shop in both builds, then the showcase's configuration
 	cd services && $(GO) test -race -count=1 ./...
 	cd services && $(GO) test -tags otelsdk -count=1 ./...
 	cd e2e && $(GO) test -count=1 ./...
@@ -55,19 +65,42 @@ agent: ## build the OpenTelemetry Go auto agent from its pinned module source (c
 loki: ## build Loki natively at the compose image's version (jq)
 	bash observability/loki/build.sh
 
-e2e: collector agent loki ## the native end-to-end run on this kernel: real agents, Collector, Prometheus, Loki (root, Linux)
+prometheus: ## build Prometheus natively at the compose image's version (jq)
+	bash observability/prometheus/build.sh
+
+e2e: collector agent loki prometheus ## the native end-to-end run on this kernel: real agents, Collector, Prometheus, Loki (root, Linux)
 	@[ "$$(uname -s)" = Linux ] || { echo "make e2e runs eBPF agents on a Linux kernel; this is $$(uname -s)"; exit 1; }
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e loads eBPF programs into the kernel and needs root: sudo make e2e"; exit 1; }
-	@command -v prometheus >/dev/null || { echo "make e2e needs Debian's prometheus: apt-get install prometheus"; exit 1; }
 	cd e2e && $(GO) test -tags e2e -run '^TestEndToEnd$$' -count=1 -v -timeout 30m .
 
-doctor: ## what this kernel lets each eBPF agent do (run as root for the agents' view)
-	cd e2e && $(GO) run ./cmd/doctor
+doctor: ## what this kernel lets each eBPF agent do (built as you, run as root: it asks sudo when needed)
+	cd e2e && $(GO) build -o $(CURDIR)/build/doctor ./cmd/doctor
+	@# Built first and run as a file: "sudo make doctor" would usually lose Go from PATH.
+	@if [ "$$(id -u)" = 0 ]; then build/doctor; else echo "sudo build/doctor (the agents run as root: so must the doctor)"; sudo build/doctor; fi
+
+images: collector tempo-standin agent loki prometheus ## build locally what compose cannot pull here, under the compose file's name:tag (Docker)
+	bash e2e/stack/images/build.sh
+
+e2e-compose: images ## the real compose file on the real Docker engine: lanes, faults, a report (root, Linux, Docker)
+	@[ "$$(id -u)" = 0 ] || { echo "make e2e-compose runs privileged agents and mounts kernel filesystems: sudo make e2e-compose"; exit 1; }
+	bash e2e/stack/compose-tools.sh
+	cd e2e && DOCKER_CONFIG=$(CURDIR)/build/docker $(GO) test -tags compose -run '^TestComposeStack$$' -count=1 -v -timeout 40m ./stack
+
+# A lane on or off, touching only that lane's containers: "docker compose --profile X stop" would stop
+# the whole stack too, since services without a profile belong to every profile.
+LANE_SERVICES = docker compose --profile $(LANE) config --services | grep -E '^$(LANE)(-|$$)'
+lane-off: ## stop one lane and its agents, nothing else: make lane-off LANE=otel-auto
+	@[ -n "$(LANE)" ] || { echo "which lane? make lane-off LANE=plain|beyla|otel-auto|manual"; exit 1; }
+	docker compose --profile $(LANE) stop $$($(LANE_SERVICES))
+
+lane-on: ## start one lane and its agents (and the stack if it is down): make lane-on LANE=otel-auto
+	@[ -n "$(LANE)" ] || { echo "which lane? make lane-on LANE=plain|beyla|otel-auto|manual"; exit 1; }
+	docker compose --profile $(LANE) up -d $$($(LANE_SERVICES))
 
 lint: ## gofmt and go vet, in both builds
 	@unformatted=$$(gofmt -l services e2e); if [ -n "$$unformatted" ]; then echo "gofmt needed:"; echo "$$unformatted"; exit 1; fi
 	cd services && $(GO) vet ./... && $(GO) vet -tags otelsdk ./...
-	cd e2e && $(GO) vet ./...
+	cd e2e && $(GO) vet ./... && $(GO) vet -tags e2e ./... && $(GO) vet -tags compose ./...
 
 fmt: ## format the Go code
 	gofmt -w services e2e

@@ -77,10 +77,8 @@ func TestEndToEnd(t *testing.T) {
 
 	agentBin := builtFile(t, "build/otel-go-instrumentation", "bash otel-auto/build.sh")
 	lokiBin := builtFile(t, "build/loki", "bash observability/loki/build.sh")
-	promBin, err := exec.LookPath("prometheus")
-	if err != nil {
-		t.Fatal("prometheus is not installed: apt-get install prometheus")
-	}
+	// The compose image's version, built from its module source: the native run and the stack run the same Prometheus.
+	promBin := builtFile(t, "build/prometheus", "bash observability/prometheus/build.sh")
 	plainBins, sdkBins := buildServices(t, ""), buildServices(t, "otelsdk")
 	loadgenBin := buildLoadgen(t)
 

@@ -103,8 +103,9 @@ type lane struct {
 	logs map[string]*process
 }
 
-// startLane starts the four binaries in bins on free loopback ports, with the lane's name and extra in
-// their environment. ship, when not nil, reads each service's stdout (copying it to the process's
+// startLane starts the four binaries in bins, each copied into a directory of the lane's own (uprobes
+// attach to a file: lanes sharing one would share every agent's probes), on free loopback ports, with
+// the lane's name and extra in their environment. ship, when not nil, reads each service's stdout (copying it to the process's
 // output) the way a container's logging driver would; otherwise stdout only goes to that output.
 func startLane(t *testing.T, name, bins string, ship func(name string, r io.Reader, copyTo io.Writer), extra []string) *lane {
 	t.Helper()
@@ -117,10 +118,14 @@ func startLane(t *testing.T, name, bins string, ship func(name string, r io.Read
 	if ship == nil {
 		ship = func(_ string, r io.Reader, copyTo io.Writer) { io.Copy(copyTo, r) }
 	}
-	data := t.TempDir()
+	data, own := t.TempDir(), t.TempDir()
 	for _, svc := range []string{"catalog", "inventory", "orders", "gateway"} {
+		bin := filepath.Join(own, svc)
+		if err := copyFile(filepath.Join(bins, svc), bin); err != nil {
+			t.Fatal(err)
+		}
 		p := &process{out: &bytes.Buffer{}}
-		p.cmd = exec.Command(filepath.Join(bins, svc))
+		p.cmd = exec.Command(bin)
 		p.cmd.Env = environ(append([]string{
 			"ADDR=127.0.0.1:" + ports[svc], "DATA_DIR=" + data, "LANE=" + name,
 			"OTEL_SERVICE_NAME=" + svc, "OTEL_RESOURCE_ATTRIBUTES=service.namespace=" + name,
@@ -190,3 +195,21 @@ func metricNames(t *testing.T, url string) map[string]bool {
 }
 
 func environ(extra ...string) []string { return append(os.Environ(), extra...) }
+
+// copyFile copies an executable to a new file, a new inode.
+func copyFile(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_CREATE|os.O_EXCL|os.O_WRONLY, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return err
+	}
+	return out.Close()
+}

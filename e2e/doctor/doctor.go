@@ -207,9 +207,9 @@ func Report(w io.Writer, f Facts, vs []Verdict) {
 		if !v.OK {
 			answer = "no"
 		}
-		fmt.Fprintf(w, "%-14s %-38s %-3s  %s\n", v.Agent+":", v.Feature, answer, v.Why)
+		fmt.Fprintf(w, "%-14s %-40s %-3s  %s\n", v.Agent+":", v.Feature, answer, v.Why)
 	}
-	fmt.Fprintf(w, "%-14s %-38s %-3s  %s\n", "Manual SDK:", "everything", "yes", "compiled into the binary: no kernel feature needed")
+	fmt.Fprintf(w, "%-14s %-40s %-3s  %s\n", "Manual SDK:", "everything", "yes", "compiled into the binary: no kernel feature needed")
 }
 
 func exists(path string) bool {

@@ -1,0 +1,9 @@
+# Stand-in for the OpenTelemetry Go auto-instrumentation image at otel-auto/VERSION, built natively from
+# that version's module source (make agent). Faithful to the official image: runs as root, the binary
+# at /otel-go-instrumentation as its default command, no shell.
+FROM scratch
+COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
+COPY passwd group /etc/
+COPY --chown=0:0 tmp /tmp
+COPY otel-go-instrumentation /otel-go-instrumentation
+CMD ["/otel-go-instrumentation"]

@@ -1,0 +1,137 @@
+#!/usr/bin/env bash
+# Builds, under the exact name:tag docker-compose.yml uses, the images the compose run needs and this
+# machine cannot pull: the Collector, Loki, Prometheus, the Go auto agent, and the golang base of
+# services/Dockerfile; plus the Tempo stand-in of e2e/stack/compose.test.yml. Each follows its official
+# image in entrypoint, default command, user and the directories it creates with their owner and mode
+# (one Dockerfile each, beside this script). The binaries come from the native builds: make collector,
+# make tempo-standin, make agent, make loki, make prometheus.
+#
+# An image whose inputs have not changed is kept (label lab.inputs); a pulled official image of the same
+# name (no such label) is never replaced.
+set -euo pipefail
+cd "$(dirname "$0")/../../.."
+here=e2e/stack/images
+work=build/images
+mkdir -p "$work"
+
+# The tags, read where the project pins them.
+image_of() { awk -v p="$1" '$1 == "image:" && index($2, p) == 1 {print $2; exit}' docker-compose.yml; }
+collector_image=$(image_of otel/opentelemetry-collector-contrib:)
+loki_image=$(image_of grafana/loki:)
+prometheus_image=$(image_of prom/prometheus:)
+agent_image=$(image_of ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go:)
+go_version=$(awk -F= '/^ARG GO_VERSION=/ {print $2; exit}' services/Dockerfile)
+golang_image=golang:${go_version}-bookworm
+standin_image=zero-code-lab/tempo-standin:local
+
+# Every built binary must be the version its image tag names.
+expect_version() { # file, want, what
+  local got
+  got=$(cat "$1.version" 2>/dev/null || true)
+  [[ $got == "$2" ]] || { echo "$3 was built at '$got' but the image is $2: rebuild it" >&2; exit 1; }
+}
+expect_version build/loki "${loki_image#*:}" "build/loki (make loki)"
+expect_version build/prometheus "${prometheus_image#*:}" "build/prometheus (make prometheus)"
+expect_version build/otel-go-instrumentation "${agent_image#*:}" "build/otel-go-instrumentation (make agent)"
+collector_version=$(build/otelcol/otelcol-zerocode --version | awk '{print $NF}')
+[[ $collector_version == "${collector_image#*:}" ]] || {
+  echo "build/otelcol is version $collector_version but compose runs $collector_image (make collector)" >&2; exit 1; }
+
+# build NAME TAG: builds $here/NAME.Dockerfile with the context $work/NAME unless an image of that tag
+# was already built from the same inputs.
+build() {
+  local name=$1 tag=$2 ctx=$work/$1 inputs have
+  cp "$here/$name.Dockerfile" "$ctx/Dockerfile"
+  inputs=$(cd "$ctx" && { find . -printf '%p %m %U %G\n' | sort; find . -type f -print0 | sort -z | xargs -0 sha256sum; } \
+    | sha256sum | cut -c1-16)
+  have=$(docker image inspect -f '{{index .Config.Labels "lab.inputs"}}' "$tag" 2>/dev/null || true)
+  if [[ $have == "$inputs" ]]; then
+    echo "$tag is up to date"
+    return
+  fi
+  if docker image inspect "$tag" >/dev/null 2>&1 && [[ -z $have ]]; then
+    echo "$tag exists and was not built here (pulled?): kept as it is"
+    return
+  fi
+  # The classic builder: these Dockerfiles need nothing more, and it needs no buildx. Its output (and
+  # its deprecation notice) is shown only when it fails.
+  if ! out=$(DOCKER_BUILDKIT=0 docker build -q --label "lab.inputs=$inputs" -t "$tag" "$ctx" 2>&1); then
+    echo "$out" >&2
+    exit 1
+  fi
+  echo "built $tag"
+}
+
+fresh() { rm -rf "$work/$1" && mkdir -p "$work/$1"; }
+passwd() { # dir, then lines name:uid:gid
+  local dir=$1; shift
+  : > "$dir/passwd"; : > "$dir/group"
+  for entry in "$@"; do
+    IFS=: read -r name uid gid <<< "$entry"
+    echo "$name:x:$uid:$gid:$name:/nonexistent:/sbin/nologin" >> "$dir/passwd"
+    echo "$name:x:$gid:" >> "$dir/group"
+  done
+}
+
+fresh collector
+cp build/otelcol/otelcol-zerocode "$work/collector/otelcol-contrib"
+cp collector/config.yaml "$work/collector/config.yaml"
+cp /etc/ssl/certs/ca-certificates.crt "$work/collector/"
+build collector "$collector_image"
+
+fresh loki
+cp build/loki "$work/loki/loki"
+cp observability/loki/loki.yaml "$work/loki/loki.yaml"
+passwd "$work/loki" root:0:0 loki:10001:10001
+mkdir -m 0755 "$work/loki/loki-dir"
+build loki "$loki_image"
+
+fresh prometheus
+cp build/prometheus "$work/prometheus/prometheus"
+cp observability/prometheus/prometheus.yml "$work/prometheus/prometheus.yml"
+cp "$(command -v busybox)" "$work/prometheus/busybox"
+mkdir "$work/prometheus/bin"
+for applet in sh wget cat ls ps; do ln -s busybox "$work/prometheus/bin/$applet"; done
+passwd "$work/prometheus" root:0:0 nobody:65534:65534
+mkdir -m 0755 "$work/prometheus/prometheus-dir"
+build prometheus "$prometheus_image"
+
+fresh autoagent
+cp build/otel-go-instrumentation "$work/autoagent/otel-go-instrumentation"
+cp /etc/ssl/certs/ca-certificates.crt "$work/autoagent/"
+passwd "$work/autoagent" root:0:0 nonroot:65532:65532
+mkdir -m 1777 "$work/autoagent/tmp"
+build autoagent "$agent_image"
+
+fresh tempo-standin
+cp build/tempo-standin/otelcol-tempo-standin "$work/tempo-standin/"
+cp e2e/stack/tempo-standin/config.yaml "$work/tempo-standin/config.yaml"
+mkdir -m 0700 "$work/tempo-standin/tempo-dir"
+build tempo-standin "$standin_image"
+
+# The golang base: Debian bookworm made by debootstrap from the archive this machine's apt uses, with
+# the Go of this machine (it must be the version services/Dockerfile names) where the official image
+# has it, and the official image's environment. Its CA certificates are this machine's, so that the
+# build stage trusts what this machine trusts (a network here may interpose a CA of its own).
+if docker image inspect "$golang_image" >/dev/null 2>&1; then
+  echo "$golang_image is present"
+else
+  [[ $(go env GOVERSION) == "go$go_version" ]] || { echo "services/Dockerfile wants Go $go_version; this machine has $(go env GOVERSION)" >&2; exit 1; }
+  mirror=$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
+  [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list)
+  rootfs=$work/golang-rootfs
+  rm -rf "$rootfs"
+  debootstrap --variant=minbase --include=ca-certificates,netbase bookworm "$rootfs" "$mirror" > "$work/debootstrap.log" 2>&1 \
+    || { tail -n 20 "$work/debootstrap.log"; exit 1; }
+  # The archive's apt lists and caches are not part of the official image either.
+  rm -rf "$rootfs"/var/lib/apt/lists/* "$rootfs"/var/cache/apt/*.bin
+  cp /etc/ssl/certs/ca-certificates.crt "$rootfs/etc/ssl/certs/ca-certificates.crt"
+  cp -a "$(go env GOROOT)" "$rootfs/usr/local/go"
+  mkdir -p "$rootfs/go/src" "$rootfs/go/bin" && chmod -R 1777 "$rootfs/go"
+  tar -C "$rootfs" --numeric-owner -c . | docker import \
+    -c "ENV PATH=/go/bin:/usr/local/go/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" \
+    -c "ENV GOLANG_VERSION=$go_version" -c "ENV GOTOOLCHAIN=local" -c "ENV GOPATH=/go" \
+    -c "WORKDIR /go" -c 'CMD ["bash"]' - "$golang_image" >/dev/null
+  rm -rf "$rootfs"
+  echo "built $golang_image"
+fi

@@ -1,0 +1,13 @@
+# Stand-in for grafana/loki at observability/loki/VERSION, built natively from that version's module
+# source (make loki). Faithful to the official image: distroless static nonroot, /usr/bin/loki,
+# user 10001 owning /loki, no shell.
+FROM scratch
+COPY passwd group /etc/
+COPY loki /usr/bin/loki
+# The official image ships its local-config.yaml here; this one ships the project's.
+COPY loki.yaml /etc/loki/local-config.yaml
+COPY --chown=10001:10001 loki-dir /loki
+USER 10001
+ENTRYPOINT ["/usr/bin/loki"]
+CMD ["-config.file=/etc/loki/local-config.yaml"]
+EXPOSE 3100

@@ -1,0 +1,154 @@
+package stack
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Sent is one checkout the run sent itself, with the trace id of the traceparent it carried, so that
+// its spans can be found.
+type Sent struct {
+	Lane, Phase     string
+	TraceID, SpanID string // of the traceparent sent: the gateway's SERVER span is the child of SpanID
+	Status          int    // 0 when no answer came
+	At              time.Time
+}
+
+// Answered reports whether the shop answered (any status): the request was served, so an instrumented
+// lane owes a span for it.
+func (s Sent) Answered() bool { return s.Status != 0 }
+
+// Checkout sends one normal checkout to a gateway with a traceparent of its own.
+func Checkout(ctx context.Context, client *http.Client, lane, gateway string) Sent {
+	var tid [16]byte
+	var sid [8]byte
+	rand.Read(tid[:])
+	rand.Read(sid[:])
+	s := Sent{Lane: lane, TraceID: hex.EncodeToString(tid[:]), SpanID: hex.EncodeToString(sid[:]), At: time.Now()}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, gateway+"/api/checkout",
+		strings.NewReader(`{"sku":"ceramic-mug","quantity":1,"scenario":"normal"}`))
+	if err != nil {
+		return s
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", fmt.Sprintf("00-%s-%s-01", s.TraceID, s.SpanID))
+	resp, err := client.Do(req)
+	if err != nil {
+		return s
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	s.Status = resp.StatusCode
+	return s
+}
+
+// Tracker sends checkouts to each lane's gateway at a steady pace, remembering each under the phase
+// the run is in when it is sent.
+type Tracker struct {
+	Client   *http.Client
+	Gateways map[string]string // lane -> gateway base URL
+
+	mu    sync.Mutex
+	phase string
+	sent  []Sent
+}
+
+// Phase names what the run is doing from now on (a fault, or steady state).
+func (t *Tracker) Phase(name string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.phase = name
+}
+
+// Run sends one checkout per lane every interval until ctx ends.
+func (t *Tracker) Run(ctx context.Context, every time.Duration) {
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	for {
+		var wg sync.WaitGroup
+		for lane, gw := range t.Gateways {
+			wg.Go(func() {
+				t.mu.Lock()
+				phase := t.phase
+				t.mu.Unlock()
+				s := Checkout(ctx, t.Client, lane, gw)
+				s.Phase = phase
+				if ctx.Err() != nil {
+					return // cut off by the end of the run, not by the stack
+				}
+				t.mu.Lock()
+				t.sent = append(t.sent, s)
+				t.mu.Unlock()
+			})
+		}
+		wg.Wait()
+		select {
+		case <-ctx.Done():
+			return
+		case <-tick.C:
+		}
+	}
+}
+
+// Sent returns every checkout sent so far.
+func (t *Tracker) Sent() []Sent {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	return slices.Clone(t.sent)
+}
+
+// Loss counts, for one lane and phase, the checkouts sent, those the shop answered, and those whose
+// gateway SERVER span reached the trace backend: in the trace the client started, or (Misparented)
+// as the child of the client's span but in another trace, which would mean the traceparent was misread.
+type Loss struct {
+	Lane, Phase              string
+	Sent, Answered, Received int
+	Misparented              int
+}
+
+// Lost is how many answered checkouts have no span in the backend.
+func (l Loss) Lost() int { return l.Answered - l.Received - l.Misparented }
+
+// Losses matches what was sent against the spans received, per lane and phase, in the order phases began.
+func Losses(sent []Sent, spans []Span) []Loss {
+	received := map[string]bool{} // lane/trace id of gateway SERVER spans
+	parents := map[string]bool{}  // lane/parent span id of the same
+	for _, sp := range spans {
+		if sp.Service == "gateway" && sp.Kind() == ptrace.SpanKindServer {
+			received[sp.Lane+"/"+sp.TraceID().String()] = true
+			parents[sp.Lane+"/"+sp.ParentSpanID().String()] = true
+		}
+	}
+	var out []Loss
+	index := map[string]int{}
+	for _, s := range sent {
+		key := s.Lane + "/" + s.Phase
+		i, ok := index[key]
+		if !ok {
+			i = len(out)
+			index[key] = i
+			out = append(out, Loss{Lane: s.Lane, Phase: s.Phase})
+		}
+		out[i].Sent++
+		if s.Answered() {
+			out[i].Answered++
+			switch {
+			case received[s.Lane+"/"+s.TraceID]:
+				out[i].Received++
+			case parents[s.Lane+"/"+s.SpanID]:
+				out[i].Misparented++
+			}
+		}
+	}
+	return out
+}

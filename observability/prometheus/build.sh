@@ -1,0 +1,28 @@
+#!/usr/bin/env bash
+# Builds Prometheus natively at the version the compose file pins (prom/prometheus:vX.Y.Z is the Go
+# module github.com/prometheus/prometheus v0.XYY.Z), into build/prometheus. Used by the compose run's
+# stand-in image where the image cannot be pulled. The module has exclude and replace directives, so
+# it is built in a copy of its source. Built without the web UI's assets (the API is complete) and
+# with -tags remove_all_sd (only static and file targets: all the project's prometheus.yml uses).
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+tag=$(awk '$1 == "image:" && $2 ~ /^prom\/prometheus:/ {split($2, a, ":"); print a[2]; exit}' docker-compose.yml)
+[[ $tag =~ ^v3\.([0-9]+)\.([0-9]+)$ ]] || { echo "docker-compose.yml pins prom/prometheus:$tag; want v3.N.N" >&2; exit 1; }
+module_version=$(printf 'v0.3%02d.%s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}")
+out=$PWD/build/prometheus
+src=$PWD/build/prometheus-src
+
+if [[ -x $out && -f $out.version && $(cat "$out.version") == "$tag" ]]; then
+  echo "prometheus $tag is built: $out"
+  exit 0
+fi
+
+export GOSUMDB=off GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
+dir=$(go mod download -json "github.com/prometheus/prometheus@$module_version" | jq -r .Dir)
+rm -rf "$src" && cp -r "$dir" "$src" && chmod -R u+w "$src"
+cd "$src"
+go build -trimpath -tags remove_all_sd \
+  -ldflags "-X github.com/prometheus/common/version.Version=${tag#v} -X github.com/prometheus/common/version.Branch=module" \
+  -o "$out" ./cmd/prometheus
+echo "$tag" > "$out.version"
+echo "built $out ($tag from module version $module_version)"
