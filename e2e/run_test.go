@@ -63,15 +63,17 @@ func TestEndToEnd(t *testing.T) {
 	}()
 
 	// What this kernel allows decides what the run expects.
-	facts := doctor.Inspect(true)
+	// The agents read the lockdown mode on securityfs: mounted for the run if missing, and so for the doctor.
+	mountIfMissing(t, rep, "securityfs", doctor.SecurityfsPath)
+	facts := doctor.Inspect()
 	verdicts := doctor.Verdicts(facts)
 	var doc bytes.Buffer
 	doctor.Report(&doc, facts, verdicts)
 	rep.printf("== make doctor on this machine ==\n%s\n", doc.String())
-	if ok, why := doctor.Can(verdicts, "Go auto agent", "spans (SERVER, CLIENT, database/sql)"); !ok {
+	if ok, why := doctor.Can(verdicts, doctor.AutoSpans); !ok {
 		t.Fatalf("the Go auto agent cannot run on this kernel: %s", why)
 	}
-	propagates, propagationWhy := doctor.Can(verdicts, "Go auto agent", "cross-service context propagation")
+	propagates, propagationWhy := doctor.Can(verdicts, doctor.AutoPropagation)
 	mountIfMissing(t, rep, "tracefs", "/sys/kernel/tracing")
 	mountIfMissing(t, rep, "bpf", "/sys/fs/bpf")
 

@@ -16,19 +16,17 @@ import (
 
 // Facts are what the kernel and this process allow, as read from /proc and /sys.
 type Facts struct {
-	Kernel       string
-	Arch         string
-	BTF          bool
-	Lockdown     string // none, integrity, confidentiality, or "unknown" when securityfs is unavailable
-	MountedSecFS bool   // this run mounted securityfs to read the lockdown mode
-	Uprobes      bool
-	Kprobes      bool
-	Tracefs      bool
-	Bpffs        bool
-	CgroupV2     string // where the unified hierarchy is mounted, "" if nowhere
-	Root         bool
-	Caps         map[string]bool
-	Notes        []string
+	Kernel   string
+	Arch     string
+	BTF      bool
+	Lockdown string // none, integrity, confidentiality, or "unknown" when securityfs is not mounted
+	Uprobes  bool
+	Kprobes  bool
+	Tracefs  bool
+	Bpffs    bool
+	CgroupV2 string // where the unified hierarchy is mounted, "" if nowhere
+	Root     bool
+	Caps     map[string]bool
 }
 
 // capability numbers from linux/capability.h
@@ -37,9 +35,23 @@ var capNumbers = map[string]uint{
 	"CAP_SYS_ADMIN": 21, "CAP_SYS_RESOURCE": 24, "CAP_PERFMON": 38, "CAP_BPF": 39, "CAP_CHECKPOINT_RESTORE": 40,
 }
 
-// Inspect reads the facts. With mountSecurityfs, it mounts securityfs read-only where it is missing
-// (root only), because the lockdown mode can be read nowhere else.
-func Inspect(mountSecurityfs bool) Facts {
+// SecurityfsPath is where the kernel shows its lockdown mode, and where the agents read it.
+const SecurityfsPath = "/sys/kernel/security"
+
+// MountSecurityfs mounts securityfs read-only where it is missing (root only), because the lockdown mode
+// can be read nowhere else. It reports whether it mounted it, so that the caller can unmount it.
+func MountSecurityfs() (bool, error) {
+	if readMounts().has("securityfs", SecurityfsPath) {
+		return false, nil
+	}
+	if err := syscall.Mount("securityfs", SecurityfsPath, "securityfs", syscall.MS_RDONLY, ""); err != nil {
+		return false, fmt.Errorf("mount securityfs on %s to read the lockdown mode: %w", SecurityfsPath, err)
+	}
+	return true, nil
+}
+
+// Inspect reads the facts; it changes nothing (see MountSecurityfs for the lockdown mode).
+func Inspect() Facts {
 	f := Facts{Arch: runtime.GOARCH, Caps: map[string]bool{}}
 	f.Kernel = strings.TrimSpace(readString("/proc/sys/kernel/osrelease"))
 	f.BTF = exists("/sys/kernel/btf/vmlinux")
@@ -60,86 +72,101 @@ func Inspect(mountSecurityfs bool) Facts {
 		f.Caps[name] = eff&(1<<bit) != 0
 	}
 
-	if !mounts.has("securityfs", "/sys/kernel/security") && mountSecurityfs && f.Root {
-		if err := syscall.Mount("securityfs", "/sys/kernel/security", "securityfs", syscall.MS_RDONLY, ""); err != nil {
-			f.Notes = append(f.Notes, fmt.Sprintf("could not mount securityfs to read the lockdown mode: %v", err))
-		} else {
-			f.MountedSecFS = true
-			f.Notes = append(f.Notes, "mounted securityfs read-only on /sys/kernel/security to read the lockdown mode (agents read it there too)")
-		}
-	}
 	f.Lockdown = "unknown"
-	if raw := readString("/sys/kernel/security/lockdown"); raw != "" {
+	if raw := readString(SecurityfsPath + "/lockdown"); raw != "" {
 		f.Lockdown = "none"
 		// The active mode is the bracketed one: "none [integrity] confidentiality".
 		if i, j := strings.Index(raw, "["), strings.Index(raw, "]"); i >= 0 && j > i {
 			f.Lockdown = raw[i+1 : j]
 		}
-	} else if exists("/sys/kernel/security") && mounts.has("securityfs", "/sys/kernel/security") || f.MountedSecFS {
+	} else if mounts.has("securityfs", SecurityfsPath) {
 		f.Lockdown = "none" // securityfs without a lockdown file: the kernel has no lockdown LSM
 	}
 	return f
 }
 
+// Agent is an eBPF agent of the lab.
+type Agent string
+
+const (
+	AutoAgent Agent = "Go auto agent"
+	Beyla     Agent = "Beyla"
+)
+
+// Feature is one thing an agent can or cannot do on a kernel; its value is how the report names it.
+type Feature string
+
+const (
+	AutoSpans            Feature = "spans (SERVER, CLIENT, database/sql)"
+	AutoReadTraceparent  Feature = "reading an incoming traceparent"
+	AutoPropagation      Feature = "cross-service context propagation"
+	BeylaDiscovery       Feature = "process discovery"
+	BeylaSpans           Feature = "spans and RED metrics"
+	BeylaHeaderInProcess Feature = "traceparent written in the process"
+	BeylaHeaderAtSocket  Feature = "traceparent added at the socket (sk_msg)"
+	BeylaTCPOption       Feature = "trace context as a TCP option (sockops)"
+)
+
 // Verdict is what one agent can do with one feature.
 type Verdict struct {
-	Agent, Feature string
-	OK             bool
-	Why            string
+	Agent   Agent
+	Feature Feature
+	OK      bool
+	Why     string
 }
 
 // Verdicts turns the facts into plain answers, per agent and per feature.
 func Verdicts(f Facts) []Verdict {
 	privileged := f.Root && (f.Caps["CAP_SYS_ADMIN"] || f.Caps["CAP_BPF"] && f.Caps["CAP_PERFMON"])
 	var out []Verdict
-	add := func(agent, feature string, ok bool, why string) {
+	add := func(agent Agent, feature Feature, ok bool, why string) {
 		out = append(out, Verdict{agent, feature, ok, why})
 	}
 
 	// The Go auto agent: uprobes on the target binary, CO-RE programs (BTF), and to link services it
 	// writes a traceparent header into outgoing requests with bpf_probe_write_user.
 	autoSpans := privileged && f.BTF && f.Uprobes
-	add("Go auto agent", "spans (SERVER, CLIENT, database/sql)", autoSpans, why(
+	add(AutoAgent, AutoSpans, autoSpans, why(
 		!privileged, "needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
 		!f.BTF, "needs BTF (/sys/kernel/btf/vmlinux) for its CO-RE programs",
 		!f.Uprobes, "needs uprobes (the uprobe PMU)",
 	))
-	add("Go auto agent", "reading an incoming traceparent", autoSpans, why(!autoSpans, "needs spans first"))
+	add(AutoAgent, AutoReadTraceparent, autoSpans, why(!autoSpans, "needs spans first"))
 	switch {
 	case !autoSpans:
-		add("Go auto agent", "cross-service context propagation", false, "needs spans first")
+		add(AutoAgent, AutoPropagation, false, "needs spans first")
 	case f.Lockdown == "integrity" || f.Lockdown == "confidentiality":
-		add("Go auto agent", "cross-service context propagation", false,
+		add(AutoAgent, AutoPropagation, false,
 			"lockdown="+f.Lockdown+" refuses bpf_probe_write_user, so the agent cannot write traceparent into outgoing requests: each service starts its own trace")
 	case f.Lockdown == "unknown":
-		add("Go auto agent", "cross-service context propagation", false,
+		add(AutoAgent, AutoPropagation, false,
 			"lockdown mode unknown (securityfs not mounted): the agent would assume none and fail if the kernel is locked down; mount securityfs")
 	default:
-		add("Go auto agent", "cross-service context propagation", true, "lockdown=none: traceparent headers can be written")
+		add(AutoAgent, AutoPropagation, true, "lockdown=none: traceparent headers can be written")
 	}
 
 	// Beyla: discovers processes with a kprobe (its watcher's program on sys_bind is required), then
 	// attaches uprobes to Go binaries.
 	beylaDiscovery := privileged && f.BTF && f.Kprobes
-	add("Beyla", "process discovery", beylaDiscovery, why(
+	add(Beyla, BeylaDiscovery, beylaDiscovery, why(
 		!privileged, "needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
 		!f.BTF, "needs BTF (/sys/kernel/btf/vmlinux)",
 		!f.Kprobes, "needs kprobes (CONFIG_KPROBES): not available, so Beyla finds no process to instrument",
 	))
 	beylaSpans := beylaDiscovery && f.Uprobes
-	add("Beyla", "spans and RED metrics", beylaSpans, why(!beylaDiscovery, "needs process discovery first", !f.Uprobes, "needs uprobes"))
+	add(Beyla, BeylaSpans, beylaSpans, why(!beylaDiscovery, "needs process discovery first", !f.Uprobes, "needs uprobes"))
 	// Beyla links services three ways. Only the first writes into the process's memory, which lockdown
 	// refuses; the other two work in the kernel's network stack, from programs attached to the cgroup v2
 	// tree: sk_msg adds the traceparent header to the outgoing bytes, sockops a TCP option.
-	add("Beyla", "traceparent written in the process", beylaSpans && f.Lockdown == "none", why(
+	add(Beyla, BeylaHeaderInProcess, beylaSpans && f.Lockdown == "none", why(
 		!beylaSpans, "needs spans first",
 		f.Lockdown != "none", "lockdown="+f.Lockdown+" refuses bpf_probe_write_user; the two ways below still link services",
 	))
-	add("Beyla", "traceparent added at the socket (sk_msg)", beylaSpans && f.CgroupV2 != "", why(
+	add(Beyla, BeylaHeaderAtSocket, beylaSpans && f.CgroupV2 != "", why(
 		!beylaSpans, "needs spans first",
 		f.CgroupV2 == "", "needs a cgroup v2 hierarchy (mounted into Beyla's container) for its sk_msg and sockops programs",
 	))
-	add("Beyla", "trace context as a TCP option (sockops)", beylaSpans && f.CgroupV2 != "", why(
+	add(Beyla, BeylaTCPOption, beylaSpans && f.CgroupV2 != "", why(
 		!beylaSpans, "needs spans first",
 		f.CgroupV2 == "", "needs a cgroup v2 hierarchy (mounted into Beyla's container) for its sockops programs",
 	))
@@ -156,10 +183,10 @@ func why(pairs ...any) string {
 	return "available"
 }
 
-// Can reports whether the verdict for agent and feature is yes.
-func Can(vs []Verdict, agent, feature string) (bool, string) {
+// Can reports whether the verdict on a feature is yes, and why.
+func Can(vs []Verdict, feature Feature) (bool, string) {
 	for _, v := range vs {
-		if v.Agent == agent && v.Feature == feature {
+		if v.Feature == feature {
 			return v.OK, v.Why
 		}
 	}
@@ -168,8 +195,8 @@ func Can(vs []Verdict, agent, feature string) (bool, string) {
 
 // NothingWorks reports whether no agent can produce a single span here.
 func NothingWorks(vs []Verdict) bool {
-	auto, _ := Can(vs, "Go auto agent", "spans (SERVER, CLIENT, database/sql)")
-	beyla, _ := Can(vs, "Beyla", "spans and RED metrics")
+	auto, _ := Can(vs, AutoSpans)
+	beyla, _ := Can(vs, BeylaSpans)
 	return !auto && !beyla
 }
 
@@ -198,9 +225,6 @@ func Report(w io.Writer, f Facts, vs []Verdict) {
 		caps = append(caps, name+"="+yes(f.Caps[name]))
 	}
 	fmt.Fprintf(w, "  root               %s (%s)\n", yes(f.Root), strings.Join(caps, " "))
-	for _, n := range f.Notes {
-		fmt.Fprintf(w, "  note: %s\n", n)
-	}
 	fmt.Fprintln(w)
 	for _, v := range vs {
 		answer := "yes"

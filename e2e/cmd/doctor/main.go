@@ -1,7 +1,7 @@
 // Command doctor says what the eBPF agents of Zero-code Lab can do on this kernel: BTF, lockdown,
 // uprobes, kprobes, tracefs, bpffs, cgroup v2, root and capabilities, then a verdict per agent and
-// feature. It mounts securityfs read-only if it is missing (to read the lockdown mode) and says so.
-// It exits 1 only when no agent could produce a span here.
+// feature. It mounts securityfs read-only if it is missing (to read the lockdown mode; the agents read it
+// there too) and says so. It exits 1 only when no agent could produce a span here.
 package main
 
 import (
@@ -18,8 +18,18 @@ func main() {
 			"  docker run --rm --privileged --pid=host -v \"$PWD\":/src -w /src/e2e golang:1.26.8 go run ./cmd/doctor\n", runtime.GOOS)
 		os.Exit(1)
 	}
-	facts := doctor.Inspect(true)
+	var note string
+	if os.Geteuid() == 0 {
+		switch mounted, err := doctor.MountSecurityfs(); {
+		case err != nil:
+			note = fmt.Sprintf("could not read the lockdown mode: %v\n", err)
+		case mounted:
+			note = "mounted securityfs read-only on " + doctor.SecurityfsPath + " to read the lockdown mode (the agents read it there too)\n"
+		}
+	}
+	facts := doctor.Inspect()
 	verdicts := doctor.Verdicts(facts)
+	fmt.Print(note)
 	doctor.Report(os.Stdout, facts, verdicts)
 	if !facts.Root {
 		fmt.Println("\nNot root: what needs privileges is reported as unavailable; the agents run privileged in compose. Run as root for their view.")
