@@ -74,7 +74,7 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 		return nil, err
 	}
 	if tel == nil {
-		tel, err = telemetry.Setup(ctx, telemetry.Resource{Service: cfg.Service, Lane: cfg.Lane}, getenv)
+		tel, err = telemetry.Setup(ctx, telemetry.Resource{Service: cfg.Service, Lane: cfg.Lane})
 		if err != nil {
 			return nil, err
 		}

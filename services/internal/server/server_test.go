@@ -47,7 +47,7 @@ func (s *syncBuffer) String() string {
 // net/http server created, and returns the base URL, that request's slot and the log.
 func serve(t *testing.T, hint bool) (string, *func() *http.Request, *syncBuffer) {
 	t.Helper()
-	tel, err := telemetry.Setup(context.Background(), telemetry.Resource{Service: "test", Lane: "test"}, os.Getenv)
+	tel, err := telemetry.Setup(context.Background(), telemetry.Resource{Service: "test", Lane: "test"})
 	if err != nil {
 		t.Fatal(err)
 	}

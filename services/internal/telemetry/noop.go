@@ -17,7 +17,7 @@ const Enabled = false
 type Telemetry struct{}
 
 // Setup returns a Telemetry that does nothing.
-func Setup(context.Context, Resource, func(string) string) (*Telemetry, error) {
+func Setup(context.Context, Resource) (*Telemetry, error) {
 	return &Telemetry{}, nil
 }
 

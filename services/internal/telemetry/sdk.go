@@ -40,7 +40,7 @@ type Telemetry struct {
 // OTEL_EXPORTER_OTLP_ENDPOINT, OTEL_EXPORTER_OTLP_PROTOCOL...), the sampler and the batch processor are
 // what the SDK reads from the process environment. service.name and service.namespace default to the
 // service and its lane; OTEL_SERVICE_NAME and OTEL_RESOURCE_ATTRIBUTES override them, as the spec says.
-func Setup(ctx context.Context, res Resource, _ func(string) string) (*Telemetry, error) {
+func Setup(ctx context.Context, res Resource) (*Telemetry, error) {
 	r, err := resource.New(ctx,
 		resource.WithAttributes(semconv.ServiceName(res.Service), semconv.ServiceNamespace(res.Lane)),
 		resource.WithTelemetrySDK(),
