@@ -4,6 +4,10 @@
 package stack
 
 import (
+	"archive/tar"
+	"context"
+	"encoding/json"
+	"fmt"
 	"io/fs"
 	"strings"
 )
@@ -51,6 +55,11 @@ var Images = map[string]Image{
 	"ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go": {
 		User: "", Cmd: []string{"/otel-go-instrumentation"},
 	},
+	// The compose run's stand-in for Tempo (compose.test.yml): Tempo's user and data directory.
+	"zero-code-lab/tempo-standin": {
+		User: "10001:10001", Entrypoint: []string{"/otelcol"}, Cmd: []string{"--config", "/etc/tempo-standin.yaml"},
+		Dirs: map[string]Dir{"/var/tempo": {10001, 10001, 0o700}},
+	},
 	// Built by compose from services/Dockerfile.
 	"zero-code-lab/*": {
 		User: "65532:65532", Entrypoint: []string{"/app/service"},
@@ -61,12 +70,53 @@ var Images = map[string]Image{
 // ImageOf returns the facts of an image reference (name:tag).
 func ImageOf(ref string) (Image, bool) {
 	repo, _, _ := strings.Cut(ref, ":")
-	if strings.HasPrefix(repo, "zero-code-lab/") {
-		repo = "zero-code-lab/*"
+	if img, ok := Images[repo]; ok {
+		return img, true
 	}
-	img, ok := Images[repo]
-	return img, ok
+	if strings.HasPrefix(repo, "zero-code-lab/") {
+		return Images["zero-code-lab/*"], true
+	}
+	return Image{}, false
 }
 
 // UserIDs maps the user names the images use to their ids.
 var UserIDs = map[string]int{"": 0, "root": 0, "nobody": 65534}
+
+// InspectImage reads what a local image is: its user, entrypoint and default command, and the owner and
+// mode of each of dirs (read from a created, never started, container: the images have no shell).
+func (p *Project) InspectImage(ctx context.Context, ref string, dirs []string) (Image, error) {
+	out, err := p.Docker(ctx, "image", "inspect", "--format", "{{json .Config}}", ref)
+	if err != nil {
+		return Image{}, err
+	}
+	var cfg struct {
+		User       string
+		Entrypoint []string
+		Cmd        []string
+	}
+	if err := json.Unmarshal([]byte(out), &cfg); err != nil {
+		return Image{}, fmt.Errorf("inspect %s: %w", ref, err)
+	}
+	img := Image{User: cfg.User, Entrypoint: cfg.Entrypoint, Cmd: cfg.Cmd, Dirs: map[string]Dir{}}
+	if len(dirs) == 0 {
+		return img, nil
+	}
+	id, err := p.Docker(ctx, "create", ref)
+	if err != nil {
+		return Image{}, err
+	}
+	id = strings.TrimSpace(id)
+	defer p.Docker(context.WithoutCancel(ctx), "rm", id)
+	for _, dir := range dirs {
+		archive, err := p.Docker(ctx, "cp", id+":"+dir, "-")
+		if err != nil {
+			return Image{}, err
+		}
+		h, err := tar.NewReader(strings.NewReader(archive)).Next()
+		if err != nil {
+			return Image{}, fmt.Errorf("%s:%s: %w", ref, dir, err)
+		}
+		img.Dirs[dir] = Dir{UID: h.Uid, GID: h.Gid, Mode: fs.FileMode(h.Mode).Perm()}
+	}
+	return img, nil
+}

@@ -7,6 +7,7 @@ import (
 	"crypto/sha256"
 	"errors"
 	"fmt"
+	"maps"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -113,6 +114,35 @@ func TestComposeStack(t *testing.T) {
 					t.Errorf("no container for %s-%s", lane, svc)
 				}
 			}
+		}
+	})
+
+	t.Run("every image is what its official image is: user, entrypoint, command, directories", func(t *testing.T) {
+		out, err := run.Compose(ctx, "config", "--images")
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Printf("\n%-88s %s\n", "image", "user, entrypoint, command, directories (owner:group mode)")
+		for _, ref := range slices.Compact(slices.Sorted(slices.Values(strings.Fields(out)))) {
+			want, ok := ImageOf(ref)
+			if !ok {
+				t.Errorf("%s: not described in stack.Images", ref)
+				continue
+			}
+			got, err := run.InspectImage(ctx, ref, slices.Sorted(maps.Keys(want.Dirs)))
+			if err != nil {
+				t.Error(err)
+				continue
+			}
+			rep.Printf("%-88s %q %q %q %v\n", ref, got.User, got.Entrypoint, got.Cmd, got.Dirs)
+			if got.User != want.User || !slices.Equal(got.Entrypoint, want.Entrypoint) || !slices.Equal(got.Cmd, want.Cmd) || !maps.Equal(got.Dirs, want.Dirs) {
+				t.Errorf("%s is\n  user %q entrypoint %q cmd %q dirs %v\nwant\n  user %q entrypoint %q cmd %q dirs %v",
+					ref, got.User, got.Entrypoint, got.Cmd, got.Dirs, want.User, want.Entrypoint, want.Cmd, want.Dirs)
+			}
+		}
+		// The stand-in runs as Tempo and owns its directory as Tempo's image does.
+		if s, tempo := Images["zero-code-lab/tempo-standin"], Images["grafana/tempo"]; s.User != tempo.User || !maps.Equal(s.Dirs, tempo.Dirs) {
+			t.Errorf("the Tempo stand-in's user %q and directories %v differ from Tempo's %q %v", s.User, s.Dirs, tempo.User, tempo.Dirs)
 		}
 	})
 
