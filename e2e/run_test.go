@@ -22,10 +22,11 @@ import (
 	"testing"
 	"time"
 
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/spans"
 )
 
 // report collects what the run saw, printed at the end and written to build/e2e-report.txt.
@@ -85,7 +86,11 @@ func TestEndToEnd(t *testing.T) {
 	loadgenBin := buildLoadgen(t)
 
 	// The backends and the Collector, with the project's own configurations.
-	sink, sinkAddr := startTraceSink(t)
+	sink, sinkAddr, stopSink, err := spans.ListenSink("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(stopSink)
 	lokiURL := startLoki(t, lokiBin)
 	promPort := freePort(t)
 	col := startCollector(t, sinkAddr, lokiURL, "http://127.0.0.1:"+promPort+"/api/v1/write")
@@ -157,7 +162,7 @@ func TestEndToEnd(t *testing.T) {
 }
 
 // waitForAgents sends traffic to the agent lanes until each of their services has a SERVER span.
-func waitForAgents(t *testing.T, sink *traceSink, lanes map[string]*lane, agentLogs map[string]*process) time.Time {
+func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agentLogs map[string]*process) time.Time {
 	t.Helper()
 	deadline := time.Now().Add(120 * time.Second)
 	for time.Now().Before(deadline) {
@@ -165,7 +170,7 @@ func waitForAgents(t *testing.T, sink *traceSink, lanes map[string]*lane, agentL
 		for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
 			seen := map[string]bool{}
 			for _, sp := range sink.Spans(name) {
-				if sp.Kind == tracepb.Span_SPAN_KIND_SERVER {
+				if sp.Kind() == ptrace.SpanKindServer {
 					seen[sp.Service] = true
 				}
 			}
@@ -191,11 +196,11 @@ func waitForAgents(t *testing.T, sink *traceSink, lanes map[string]*lane, agentL
 }
 
 // checkAutoLane asserts what the Go auto agent produced in one lane and reports it.
-func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint, propagates bool, propagationWhy string) {
-	spans := sink.Spans(name)
-	byID := map[string]span{}
-	for _, sp := range spans {
-		byID[sp.SpanID] = sp
+func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hint, propagates bool, propagationWhy string) {
+	laneSpans := sink.Spans(name)
+	byID := map[string]spans.Span{}
+	for _, sp := range laneSpans {
+		byID[sp.SpanID().String()] = sp
 	}
 	rep.printf("== lane %s (Go auto agent, route hint %s) ==\n", name, map[bool]string{true: "on", false: "off"}[hint])
 	rep.printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
@@ -203,23 +208,23 @@ func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint
 		var server, client, sql, errs int
 		routes := map[string]bool{}
 		names := map[string]bool{}
-		for _, sp := range spans {
+		for _, sp := range laneSpans {
 			if sp.Service != svc {
 				continue
 			}
-			if sp.Error {
+			if sp.IsError() {
 				errs++
 			}
 			switch {
-			case sp.Kind == tracepb.Span_SPAN_KIND_SERVER:
+			case sp.Kind() == ptrace.SpanKindServer:
 				server++
-				names[sp.Name] = true
-				if r := sp.Attrs["http.route"]; r != "" {
+				names[sp.Name()] = true
+				if r := sp.Attr("http.route"); r != "" {
 					routes[r] = true
 				}
-			case sp.Attrs["db.query.text"] != "":
+			case sp.Attr("db.query.text") != "":
 				sql++
-			case sp.Kind == tracepb.Span_SPAN_KIND_CLIENT:
+			case sp.Kind() == ptrace.SpanKindClient:
 				client++
 			}
 		}
@@ -245,15 +250,15 @@ func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint
 
 	// CLIENT spans of the gateway, one per upstream, inside the gateway's trace.
 	upstreams := map[string]bool{}
-	for _, sp := range spans {
-		if sp.Service != "gateway" || sp.Kind != tracepb.Span_SPAN_KIND_CLIENT {
+	for _, sp := range laneSpans {
+		if sp.Service != "gateway" || sp.Kind() != ptrace.SpanKindClient {
 			continue
 		}
-		parent, ok := byID[sp.ParentID]
-		if !ok || parent.TraceID != sp.TraceID || parent.Service != "gateway" {
+		parent, ok := byID[sp.ParentSpanID().String()]
+		if !ok || parent.TraceID().String() != sp.TraceID().String() || parent.Service != "gateway" {
 			continue
 		}
-		u := sp.Attrs["url.full"] + sp.Attrs["url.path"] + sp.Attrs["http.url"]
+		u := sp.Attr("url.full") + sp.Attr("url.path") + sp.Attr("http.url")
 		for prefix, svc := range map[string]string{"/products": "catalog", "/stock": "inventory", "/reservations": "inventory", "/orders": "orders"} {
 			if strings.Contains(u, prefix) {
 				upstreams[svc] = true
@@ -270,8 +275,8 @@ func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint
 	// The error scenario: inventory answers 500, the gateway 502; both SERVER spans are errors.
 	for _, svc := range []string{"inventory", "gateway"} {
 		found := false
-		for _, sp := range spans {
-			found = found || (sp.Service == svc && sp.Kind == tracepb.Span_SPAN_KIND_SERVER && sp.Error)
+		for _, sp := range laneSpans {
+			found = found || (sp.Service == svc && sp.Kind() == ptrace.SpanKindServer && sp.IsError())
 		}
 		if !found {
 			t.Errorf("%s: the error scenario left no SERVER span of %s marked as an error", name, svc)
@@ -280,16 +285,13 @@ func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint
 
 	// Cross-service linking: expected exactly when doctor says the agent may write headers.
 	linked := 0
-	traces := map[string]map[string]bool{}
-	for _, sp := range spans {
-		if traces[sp.TraceID] == nil {
-			traces[sp.TraceID] = map[string]bool{}
-		}
-		traces[sp.TraceID][sp.Service] = true
-	}
-	for _, svcs := range traces {
-		if len(svcs) > 1 {
-			linked++
+	traces := spans.ByTrace(laneSpans)
+	for _, tr := range traces {
+		for _, sp := range tr {
+			if sp.Service != tr[0].Service {
+				linked++
+				break
+			}
 		}
 	}
 	rep.printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
@@ -304,12 +306,8 @@ func checkAutoLane(t *testing.T, rep *report, sink *traceSink, name string, hint
 
 // checkManualLane asserts that each normal checkout is one connected trace across the four services,
 // with business and SQL spans, and returns one such trace id.
-func checkManualLane(t *testing.T, rep *report, sink *traceSink) string {
-	spans := sink.Spans("manual")
-	traces := map[string][]span{}
-	for _, sp := range spans {
-		traces[sp.TraceID] = append(traces[sp.TraceID], sp)
-	}
+func checkManualLane(t *testing.T, rep *report, sink *spans.Sink) string {
+	traces := spans.ByTrace(sink.Spans("manual"))
 	var checkouts, complete int
 	var example string
 	// The load is still running: a checkout that ended in the last seconds may still have spans on their
@@ -318,7 +316,7 @@ func checkManualLane(t *testing.T, rep *report, sink *traceSink) string {
 	for id, tr := range traces {
 		var isNormal bool
 		for _, sp := range tr {
-			isNormal = isNormal || (sp.Name == "checkout" && sp.Attrs["shop.scenario"] == "normal" && sp.End.Before(settled))
+			isNormal = isNormal || (sp.Name() == "checkout" && sp.Attr("shop.scenario") == "normal" && sp.EndTimestamp().AsTime().Before(settled))
 		}
 		if !isNormal {
 			continue
@@ -328,15 +326,15 @@ func checkManualLane(t *testing.T, rep *report, sink *traceSink) string {
 		sql := 0
 		for _, sp := range tr {
 			services[sp.Service] = true
-			names[sp.Name] = true
-			ids[sp.SpanID] = true
-			if sp.Attrs["db.system.name"] == "sqlite" {
+			names[sp.Name()] = true
+			ids[sp.SpanID().String()] = true
+			if sp.Attr("db.system.name") == "sqlite" {
 				sql++
 			}
 		}
 		roots := 0
 		for _, sp := range tr {
-			if !ids[sp.ParentID] {
+			if !ids[sp.ParentSpanID().String()] {
 				roots++ // the parent is the load generator's span, outside the trace
 			}
 		}
@@ -358,26 +356,26 @@ func checkManualLane(t *testing.T, rep *report, sink *traceSink) string {
 	return example
 }
 
-func printTree(rep *report, tr []span) {
-	children := map[string][]span{}
+func printTree(rep *report, tr []spans.Span) {
+	children := map[string][]spans.Span{}
 	ids := map[string]bool{}
 	for _, sp := range tr {
-		ids[sp.SpanID] = true
+		ids[sp.SpanID().String()] = true
 	}
-	var roots []span
+	var roots []spans.Span
 	for _, sp := range tr {
-		if ids[sp.ParentID] {
-			children[sp.ParentID] = append(children[sp.ParentID], sp)
+		if ids[sp.ParentSpanID().String()] {
+			children[sp.ParentSpanID().String()] = append(children[sp.ParentSpanID().String()], sp)
 		} else {
 			roots = append(roots, sp)
 		}
 	}
-	var walk func(sp span, depth int)
-	walk = func(sp span, depth int) {
-		kind := strings.TrimPrefix(sp.Kind.String(), "SPAN_KIND_")
-		rep.printf("  %s%-9s %-8s %s\n", strings.Repeat("  ", depth), sp.Service, kind, sp.Name)
-		kids := children[sp.SpanID]
-		sort.Slice(kids, func(i, j int) bool { return kids[i].Service+kids[i].Name < kids[j].Service+kids[j].Name })
+	var walk func(sp spans.Span, depth int)
+	walk = func(sp spans.Span, depth int) {
+		kind := strings.ToUpper(sp.Kind().String())
+		rep.printf("  %s%-9s %-8s %s\n", strings.Repeat("  ", depth), sp.Service, kind, sp.Name())
+		kids := children[sp.SpanID().String()]
+		sort.Slice(kids, func(i, j int) bool { return kids[i].Service+kids[i].Name() < kids[j].Service+kids[j].Name() })
 		for _, c := range kids {
 			walk(c, depth+1)
 		}

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/zerocodelab/lab/e2e/spans"
 )
 
 // Sent is one checkout the run sent itself, with the trace id of the traceparent it carried, so that
@@ -120,12 +122,12 @@ type Loss struct {
 func (l Loss) Lost() int { return l.Answered - l.Received - l.Misparented }
 
 // Losses matches what was sent against the spans received, per lane and phase, in the order phases began.
-func Losses(sent []Sent, spans []Span) []Loss {
-	received := map[string]bool{} // lane/trace id of gateway SERVER spans
-	parents := map[string]bool{}  // lane/parent span id of the same
-	for _, sp := range spans {
+func Losses(sent []Sent, received []spans.Span) []Loss {
+	traces := map[string]bool{}  // lane/trace id of gateway SERVER spans
+	parents := map[string]bool{} // lane/parent span id of the same
+	for _, sp := range received {
 		if sp.Service == "gateway" && sp.Kind() == ptrace.SpanKindServer {
-			received[sp.Lane+"/"+sp.TraceID().String()] = true
+			traces[sp.Lane+"/"+sp.TraceID().String()] = true
 			parents[sp.Lane+"/"+sp.ParentSpanID().String()] = true
 		}
 	}
@@ -143,7 +145,7 @@ func Losses(sent []Sent, spans []Span) []Loss {
 		if s.Answered() {
 			out[i].Answered++
 			switch {
-			case received[s.Lane+"/"+s.TraceID]:
+			case traces[s.Lane+"/"+s.TraceID]:
 				out[i].Received++
 			case parents[s.Lane+"/"+s.SpanID]:
 				out[i].Misparented++

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/zerocodelab/lab/e2e/spans"
 )
 
 // Options say which stack to bring up and where.
@@ -129,7 +131,7 @@ func (r *Run) mountIfMissing(fstype, target string) error {
 func (r *Run) Mounted() []string { return r.mounted }
 
 // Spans reads every span the Tempo stand-in has received so far.
-func (r *Run) Spans() ([]Span, error) { return ReadSpans(r.TracesFile) }
+func (r *Run) Spans() ([]spans.Span, error) { return spans.ReadFile(r.TracesFile) }
 
 // WaitReady waits until each service runs and, where it has a healthcheck, is healthy.
 func (r *Run) WaitReady(ctx context.Context, timeout time.Duration, services ...string) error {

@@ -17,10 +17,11 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
-// The Tempo stand-in, run natively with its real configuration, writes what it receives; ReadSpans reads
+// The Tempo stand-in, run natively with its real configuration, writes what it receives; spans.ReadFile reads
 // it back with the attributes typed as they were sent, and Losses matches checkouts to gateway spans.
 func TestTempoStandInFileReadsBackAndCountsLosses(t *testing.T) {
 	bin, err := filepath.Abs("../../build/tempo-standin/otelcol-tempo-standin")
@@ -64,18 +65,18 @@ func TestTempoStandInFileReadsBackAndCountsLosses(t *testing.T) {
 	if _, err := ptraceotlp.NewGRPCClient(conn).Export(ctx, ptraceotlp.NewExportRequestFromTraces(other)); err != nil {
 		t.Fatal(err)
 	}
-	var spans []Span
+	var got []spans.Span
 	err = wait.Eventually(ctx, "both spans in the stand-in's file", 10*time.Second, 100*time.Millisecond, func() error {
-		spans, err = ReadSpans(file)
-		if err == nil && len(spans) < 2 {
-			err = fmt.Errorf("%d spans so far", len(spans))
+		got, err = spans.ReadFile(file)
+		if err == nil && len(got) < 2 {
+			err = fmt.Errorf("%d spans so far", len(got))
 		}
 		return err
 	})
 	if err != nil {
 		t.Fatalf("%v\n%s", err, out.String())
 	}
-	sp := spans[0]
+	sp := got[0]
 	if sp.Lane != "manual" || sp.Service != "gateway" || sp.Kind() != ptrace.SpanKindServer || sp.Route() != "/api/checkout" {
 		t.Errorf("read back lane %q service %q kind %v route %q", sp.Lane, sp.Service, sp.Kind(), sp.Route())
 	}
@@ -86,7 +87,7 @@ func TestTempoStandInFileReadsBackAndCountsLosses(t *testing.T) {
 		t.Errorf("an int attribute 0 read back as %v %q; want the int 0", v.Type(), v.AsString())
 	}
 
-	losses := Losses([]Sent{received, missing, unanswered, misparented}, spans)
+	losses := Losses([]Sent{received, missing, unanswered, misparented}, got)
 	want := Loss{Lane: "manual", Sent: 4, Answered: 3, Received: 1, Misparented: 1}
 	if len(losses) != 1 || losses[0] != want || losses[0].Lost() != 1 {
 		t.Errorf("Losses = %+v; want [%+v] with 1 lost", losses, want)

@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -206,12 +207,12 @@ func TestComposeStack(t *testing.T) {
 		// SERVER spans arrive; each names routes only that service serves.
 		seen := map[string]map[string]int{}
 		err := wait.Eventually(ctx, "SERVER spans with http.route from every otel-auto service", 3*time.Minute, 3*time.Second, func() error {
-			spans, err := run.Spans()
+			received, err := run.Spans()
 			if err != nil {
 				return err
 			}
 			seen = map[string]map[string]int{}
-			for _, sp := range spans {
+			for _, sp := range received {
 				if sp.Lane == "otel-auto" && sp.Kind() == ptrace.SpanKindServer {
 					if seen[sp.Service] == nil {
 						seen[sp.Service] = map[string]int{}
@@ -241,15 +242,15 @@ func TestComposeStack(t *testing.T) {
 
 	t.Run("the manual lane's checkout is one trace across the four services", func(t *testing.T) {
 		s := first["manual"]
-		var tree []Span
+		var tree []spans.Span
 		err := wait.Eventually(ctx, "the manual checkout's spans from all four services", 90*time.Second, 2*time.Second, func() error {
-			spans, err := run.Spans()
+			received, err := run.Spans()
 			if err != nil {
 				return err
 			}
 			tree = tree[:0]
 			got := map[string]bool{}
-			for _, sp := range spans {
+			for _, sp := range received {
 				if sp.TraceID().String() == s.TraceID {
 					tree = append(tree, sp)
 					got[sp.Service] = true
@@ -281,12 +282,12 @@ func TestComposeStack(t *testing.T) {
 	})
 
 	t.Run("the plain lane sends no span", func(t *testing.T) {
-		spans, err := run.Spans()
+		received, err := run.Spans()
 		if err != nil {
 			t.Fatal(err)
 		}
 		perLane := map[string]int{}
-		for _, sp := range spans {
+		for _, sp := range received {
 			perLane[sp.Lane]++
 		}
 		rep.Section("spans received by the Tempo stand-in, per lane")
@@ -403,11 +404,11 @@ func TestComposeStack(t *testing.T) {
 		// The otel-auto lane keeps reporting: a checkout sent now gets its gateway span.
 		s := Checkout(ctx, client, "otel-auto", gateways["otel-auto"])
 		err = wait.Eventually(ctx, "the otel-auto lane's span while manual is off", time.Minute, 2*time.Second, func() error {
-			spans, err := run.Spans()
+			received, err := run.Spans()
 			if err != nil {
 				return err
 			}
-			if l := Losses([]Sent{s}, spans); l[0].Received != 1 {
+			if l := Losses([]Sent{s}, received); l[0].Received != 1 {
 				return fmt.Errorf("checkout answered %d, span not received", s.Status)
 			}
 			return nil
@@ -506,11 +507,11 @@ func TestComposeStack(t *testing.T) {
 		// budget, or until the wait gives up.
 		var losses []Loss
 		settleErr := wait.Eventually(ctx, "every answered checkout's span in the trace backend", 3*time.Minute, 5*time.Second, func() error {
-			spans, err := run.Spans()
+			received, err := run.Spans()
 			if err != nil {
 				return err
 			}
-			losses = Losses(tracker.Sent(), spans)
+			losses = Losses(tracker.Sent(), received)
 			for _, l := range losses {
 				if b := budget(l); l.Lost() > b {
 					return fmt.Errorf("%s %s: %d of %d not received (budget %d)", l.Lane, l.Phase, l.Lost(), l.Answered, b)

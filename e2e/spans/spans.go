@@ -1,0 +1,92 @@
+// Package spans holds spans as the OpenTelemetry Collector's pdata has them, attributes typed as they were
+// sent, with where they come from: a file the Collector's file exporter wrote, or an OTLP/gRPC sink.
+package spans
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+)
+
+// Span is one span with the resource it came from.
+type Span struct {
+	Lane, Service string // resource service.namespace and service.name
+	ptrace.Span
+}
+
+// Attr returns an attribute's value as text, "" when absent.
+func (s Span) Attr(key string) string {
+	if v, ok := s.Attributes().Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}
+
+// Route is the span's http.route, "" when it has none.
+func (s Span) Route() string { return s.Attr("http.route") }
+
+// IsError reports whether the span's status is an error.
+func (s Span) IsError() bool { return s.Status().Code() == ptrace.StatusCodeError }
+
+// FromTraces lists the spans of td, each with its resource's lane and service. td must not change after.
+func FromTraces(td ptrace.Traces) []Span {
+	var out []Span
+	for _, rs := range td.ResourceSpans().All() {
+		res := rs.Resource().Attributes()
+		lane, service := str(res, "service.namespace"), str(res, "service.name")
+		for _, ss := range rs.ScopeSpans().All() {
+			for _, sp := range ss.Spans().All() {
+				out = append(out, Span{Lane: lane, Service: service, Span: sp})
+			}
+		}
+	}
+	return out
+}
+
+// ByTrace groups spans by trace id (hex).
+func ByTrace(spans []Span) map[string][]Span {
+	traces := map[string][]Span{}
+	for _, sp := range spans {
+		id := sp.TraceID().String()
+		traces[id] = append(traces[id], sp)
+	}
+	return traces
+}
+
+// ReadFile reads what the Collector's file exporter writes: OTLP JSON, one export request per line. A
+// line still being written (the last, without its newline) is left for the next read.
+func ReadFile(path string) ([]Span, error) {
+	f, err := os.Open(path)
+	if os.IsNotExist(err) {
+		return nil, nil // nothing received yet
+	}
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	var spans []Span
+	r := bufio.NewReaderSize(f, 1<<20)
+	var u ptrace.JSONUnmarshaler
+	for n := 1; ; n++ {
+		line, err := r.ReadBytes('\n')
+		if err != nil {
+			break // end of file, or a partial last line
+		}
+		td, err := u.UnmarshalTraces(line)
+		if err != nil {
+			return nil, fmt.Errorf("%s line %d: %w", path, n, err)
+		}
+		spans = append(spans, FromTraces(td)...)
+	}
+	return spans, nil
+}
+
+func str(m pcommon.Map, key string) string {
+	if v, ok := m.Get(key); ok {
+		return v.AsString()
+	}
+	return ""
+}
