@@ -4,7 +4,9 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -27,6 +29,7 @@ import (
 
 	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/spans"
+	"github.com/zerocodelab/lab/e2e/wait"
 )
 
 // report collects what the run saw, printed at the end and written to build/e2e-report.txt.
@@ -145,9 +148,26 @@ func TestEndToEnd(t *testing.T) {
 	// It keeps going while the checks run, as it does in compose, so that rate() windows hold live data;
 	// DURATION bounds it should the run hang, and the cleanup stops it.
 	start(t, environ("TARGETS="+strings.Join(targets, ","), "RATE=5", "DURATION=10m"), loadgenBin)
-	// Span metrics flush every 15 s, Prometheus scrapes every 15 s, the SDK and agents export every 0.5 s:
-	// after 50 s every source has at least two samples in a one-minute window.
-	time.Sleep(50 * time.Second)
+	// The checks need every scenario served in every lane (the shop's own counters say so) and, in the
+	// manual lane, checkouts that ended a while ago. The Prometheus checks wait for their own data.
+	err = wait.Eventually(context.Background(), "every scenario served twice in every lane", 2*time.Minute, time.Second, func() error {
+		for _, l := range lanes {
+			served, err := checkoutsByScenario(l.url["gateway"] + "/metrics")
+			if err != nil {
+				return err
+			}
+			for _, sc := range scenarios {
+				if served[sc] < 2 {
+					return fmt.Errorf("%s: %s served %v times", l.name, sc, served[sc])
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(6 * time.Second) // checkManualLane counts only checkouts that ended 5 s before it looks
 
 	checkAutoLane(t, rep, sink, "otel-auto", true, propagates, propagationWhy)
 	checkAutoLane(t, rep, sink, "otel-auto-nohint", false, propagates, propagationWhy)
@@ -164,9 +184,8 @@ func TestEndToEnd(t *testing.T) {
 // waitForAgents sends traffic to the agent lanes until each of their services has a SERVER span.
 func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agentLogs map[string]*process) time.Time {
 	t.Helper()
-	deadline := time.Now().Add(120 * time.Second)
-	for time.Now().Before(deadline) {
-		missing := []string{}
+	err := wait.Eventually(context.Background(), "a SERVER span from every service of the agent lanes", 120*time.Second, 500*time.Millisecond, func() error {
+		var missing []string
 		for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
 			seen := map[string]bool{}
 			for _, sp := range sink.Spans(name) {
@@ -182,17 +201,19 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agent
 			post(lanes[name].url["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`)
 			get(lanes[name].url["gateway"] + "/api/products")
 		}
-		if len(missing) == 0 {
-			return time.Now()
+		if len(missing) > 0 {
+			return fmt.Errorf("none yet from %v", missing)
 		}
-		time.Sleep(500 * time.Millisecond)
+		return nil
+	})
+	if err != nil {
+		var out strings.Builder
+		for name, p := range agentLogs {
+			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, tail(p.Output(), 2000))
+		}
+		t.Fatalf("%v\n%s", err, out.String())
 	}
-	var out strings.Builder
-	for name, p := range agentLogs {
-		fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, tail(p.Output(), 2000))
-	}
-	t.Fatalf("the Go auto agents did not all report a SERVER span within 120 s:\n%s", out.String())
-	return time.Time{}
+	return time.Now()
 }
 
 // checkAutoLane asserts what the Go auto agent produced in one lane and reports it.
@@ -391,14 +412,15 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 	// Remote-written span metrics arrive in 15-second flushes: a query gets until the deadline to see data,
 	// as a dashboard refreshing every 10 s would.
 	deadline := time.Now().Add(90 * time.Second)
-	eventually := func(expr string) (int, error) {
-		for {
-			n, err := promCount(promURL, expr)
-			if n > 0 || time.Now().After(deadline) {
-				return n, err
+	eventually := func(expr string) (n int, queryErr error) {
+		wait.Eventually(context.Background(), expr, time.Until(deadline), 3*time.Second, func() error {
+			n, queryErr = promCount(promURL, expr)
+			if n == 0 {
+				return errors.New("no series yet")
 			}
-			time.Sleep(3 * time.Second)
-		}
+			return nil
+		}) // what counts is n and the query's own error, which the callers report
+		return n, queryErr
 	}
 	must := func(expr, why string) {
 		n, err := eventually(expr)
@@ -610,7 +632,7 @@ func startCollector(t *testing.T, tempo, loki, promWrite string) collector {
 		"TEMPO_ENDPOINT="+tempo, "LOKI_OTLP_ENDPOINT="+loki+"/otlp", "PROMETHEUS_WRITE_ENDPOINT="+promWrite,
 		"TELEMETRY_HOST=127.0.0.1", fmt.Sprintf("TELEMETRY_PORT=%d", telemetryPort),
 	), otelcol(t), "--config", filepath.Join(root, "collector", "config.yaml"))
-	waitHTTP(t, "http://"+health+"/", p)
+	waitHTTP(t, "http://"+health+"/", 20*time.Second, p)
 	c.proc = p
 	return c
 }
@@ -638,18 +660,8 @@ func startLoki(t *testing.T, bin string) string {
 	os.WriteFile(path, data, 0o644)
 	p := start(t, os.Environ(), bin, "-config.file="+path)
 	u := "http://127.0.0.1:" + httpPort
-	deadline := time.Now().Add(90 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(u + "/ready"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return u
-			}
-		}
-		time.Sleep(500 * time.Millisecond)
-	}
-	t.Fatalf("Loki never became ready:\n%s", tail(p.Output(), 3000))
-	return ""
+	waitHTTP(t, u+"/ready", 90*time.Second, p) // Loki answers 503 until its ring is ready
+	return u
 }
 
 // startPrometheus runs Prometheus with observability/prometheus/prometheus.yml adapted to this run:
@@ -694,7 +706,7 @@ func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTel
 	p := start(t, os.Environ(), bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+port, "--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
 	u := "http://127.0.0.1:" + port
-	waitHTTP(t, u+"/-/ready", p)
+	waitHTTP(t, u+"/-/ready", 20*time.Second, p)
 	return u
 }
 
@@ -782,13 +794,6 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }
 
 func atoi(s string) int {

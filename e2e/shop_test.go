@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"io"
 	"net"
@@ -16,6 +17,8 @@ import (
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
+
+	"github.com/zerocodelab/lab/e2e/wait"
 )
 
 var services = []string{"gateway", "catalog", "inventory", "orders"}
@@ -80,19 +83,23 @@ func start(t *testing.T, env []string, name string, args ...string) *process {
 	return p
 }
 
-func waitHTTP(t *testing.T, url string, p *process) {
+// waitHTTP waits until url answers below 500 (a component's own readiness endpoint).
+func waitHTTP(t *testing.T, url string, timeout time.Duration, p *process) {
 	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get(url); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode < 500 {
-				return
-			}
+	err := wait.Eventually(context.Background(), url+" answers", timeout, 100*time.Millisecond, func() error {
+		resp, err := http.Get(url)
+		if err != nil {
+			return err
 		}
-		time.Sleep(100 * time.Millisecond)
+		resp.Body.Close()
+		if resp.StatusCode >= 500 {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v; output:\n%s", err, tail(p.Output(), 3000))
 	}
-	t.Fatalf("%s never answered; output:\n%s", url, p.Output())
 }
 
 // lane is one copy of the shop, running as processes.
@@ -141,7 +148,7 @@ func startLane(t *testing.T, name, bins string, ship func(name string, r io.Read
 		}
 		go ship(name+"-"+svc, stdout, p) // as Docker's fluentd driver would, when ship is the log shipper
 		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
-		waitHTTP(t, l.url[svc]+"/healthz", p)
+		waitHTTP(t, l.url[svc]+"/healthz", 20*time.Second, p)
 		l.pid[svc] = p.cmd.Process.Pid
 		l.logs[svc] = p
 	}
@@ -212,4 +219,34 @@ func copyFile(src, dst string) error {
 		return err
 	}
 	return out.Close()
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}
+
+// checkoutsByScenario reads a gateway's shop_checkouts_total, summed by scenario.
+func checkoutsByScenario(url string) (map[string]float64, error) {
+	resp, err := http.Get(url)
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		return nil, fmt.Errorf("parse %s: %w", url, err)
+	}
+	served := map[string]float64{}
+	for _, m := range families["shop_checkouts_total"].GetMetric() {
+		for _, l := range m.GetLabel() {
+			if l.GetName() == "scenario" {
+				served[l.GetValue()] += m.GetCounter().GetValue()
+			}
+		}
+	}
+	return served, nil
 }
