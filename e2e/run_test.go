@@ -19,7 +19,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -28,21 +27,10 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
-
-// report collects what the run saw, printed at the end and written to build/e2e-report.txt.
-type report struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (r *report) printf(format string, args ...any) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	fmt.Fprintf(&r.buf, format, args...)
-}
 
 // routes each service serves in the run, from the services' routes.go files.
 var exercised = map[string][]string{
@@ -59,11 +47,14 @@ func TestEndToEnd(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("make e2e loads eBPF programs into the kernel and needs root: run it as root (sudo make e2e)")
 	}
-	rep := &report{}
+	// What the run saw, printed at the end and written to build/e2e-report.txt.
+	rep := &report.Report{}
 	defer func() {
-		os.MkdirAll(filepath.Join(root, "build"), 0o755)
-		os.WriteFile(filepath.Join(root, "build", "e2e-report.txt"), rep.buf.Bytes(), 0o644)
-		fmt.Print("\n" + rep.buf.String())
+		if err := rep.Save(filepath.Join(root, "build", "e2e-report.txt")); err != nil {
+			t.Errorf("write the report: %v", err)
+		}
+		fmt.Println()
+		rep.WriteTo(os.Stdout)
 	}()
 
 	// What this kernel allows decides what the run expects.
@@ -73,7 +64,7 @@ func TestEndToEnd(t *testing.T) {
 	verdicts := doctor.Verdicts(facts)
 	var doc bytes.Buffer
 	doctor.Report(&doc, facts, verdicts)
-	rep.printf("== make doctor on this machine ==\n%s\n", doc.String())
+	rep.Printf("== make doctor on this machine ==\n%s\n", doc.String())
 	if ok, why := doctor.Can(verdicts, doctor.AutoSpans); !ok {
 		t.Fatalf("the Go auto agent cannot run on this kernel: %s", why)
 	}
@@ -137,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	// Agents see only requests made after they attach: wait until every agent has reported a SERVER span.
 	attachStart := time.Now()
 	attached := waitForAgents(t, sink, byName, agentLogs)
-	rep.printf("== Go auto agents attached after %.1f s (8 agents, one per service of otel-auto and otel-auto-nohint) ==\n\n",
+	rep.Printf("== Go auto agents attached after %.1f s (8 agents, one per service of otel-auto and otel-auto-nohint) ==\n\n",
 		attached.Sub(attachStart).Seconds())
 
 	// The load generator drives every scenario in every lane, a fresh traceparent per request.
@@ -175,7 +166,7 @@ func TestEndToEnd(t *testing.T) {
 	if n := len(sink.Spans("plain")); n != 0 {
 		t.Errorf("plain lane: %d spans; the zero-code lanes must be zero", n)
 	}
-	rep.printf("== lane plain ==\nspans: %d (none expected: no instrumentation)\n\n", len(sink.Spans("plain")))
+	rep.Printf("== lane plain ==\nspans: %d (none expected: no instrumentation)\n\n", len(sink.Spans("plain")))
 
 	checkPrometheus(t, rep, promURL, lanes, propagates)
 	checkLoki(t, rep, lokiURL, lanes, manualTrace)
@@ -217,14 +208,14 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agent
 }
 
 // checkAutoLane asserts what the Go auto agent produced in one lane and reports it.
-func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hint, propagates bool, propagationWhy string) {
+func checkAutoLane(t *testing.T, rep *report.Report, sink *spans.Sink, name string, hint, propagates bool, propagationWhy string) {
 	laneSpans := sink.Spans(name)
 	byID := map[string]spans.Span{}
 	for _, sp := range laneSpans {
 		byID[sp.SpanID().String()] = sp
 	}
-	rep.printf("== lane %s (Go auto agent, route hint %s) ==\n", name, map[bool]string{true: "on", false: "off"}[hint])
-	rep.printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
+	rep.Printf("== lane %s (Go auto agent, route hint %s) ==\n", name, map[bool]string{true: "on", false: "off"}[hint])
+	rep.Printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
 	for _, svc := range services {
 		var server, client, sql, errs int
 		routes := map[string]bool{}
@@ -249,7 +240,7 @@ func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hin
 				client++
 			}
 		}
-		rep.printf("%-10s %7d  %-34s %7d %5d %7d\n", svc, server, strings.Join(sortedKeys(routes), " "), client, sql, errs)
+		rep.Printf("%-10s %7d  %-34s %7d %5d %7d\n", svc, server, strings.Join(sortedKeys(routes), " "), client, sql, errs)
 		if server == 0 {
 			t.Errorf("%s: no SERVER span from %s", name, svc)
 		}
@@ -262,7 +253,7 @@ func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hin
 			t.Errorf("%s: %s has routes %v without the route hint", name, svc, sortedKeys(routes))
 		}
 		if !hint {
-			rep.printf("%-10s span names without the hint: %s\n", "", strings.Join(sortedKeys(names), " "))
+			rep.Printf("%-10s span names without the hint: %s\n", "", strings.Join(sortedKeys(names), " "))
 		}
 		if svc != "gateway" && sql == 0 {
 			t.Errorf("%s: no database/sql span from %s", name, svc)
@@ -286,7 +277,7 @@ func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hin
 			}
 		}
 	}
-	rep.printf("gateway CLIENT spans parented in the gateway's trace, by upstream: %s\n", strings.Join(sortedKeys(upstreams), " "))
+	rep.Printf("gateway CLIENT spans parented in the gateway's trace, by upstream: %s\n", strings.Join(sortedKeys(upstreams), " "))
 	for _, up := range []string{"catalog", "inventory", "orders"} {
 		if !upstreams[up] {
 			t.Errorf("%s: no CLIENT span from the gateway to %s parented inside the gateway's trace", name, up)
@@ -315,7 +306,7 @@ func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hin
 			}
 		}
 	}
-	rep.printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
+	rep.Printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
 		linked, len(traces), map[bool]string{true: "some", false: "none"}[propagates], propagationWhy)
 	if propagates && linked == 0 {
 		t.Errorf("%s: no trace crosses services although doctor says the agent can propagate context", name)
@@ -327,7 +318,7 @@ func checkAutoLane(t *testing.T, rep *report, sink *spans.Sink, name string, hin
 
 // checkManualLane asserts that each normal checkout is one connected trace across the four services,
 // with business and SQL spans, and returns one such trace id.
-func checkManualLane(t *testing.T, rep *report, sink *spans.Sink) string {
+func checkManualLane(t *testing.T, rep *report.Report, sink *spans.Sink) string {
 	traces := spans.ByTrace(sink.Spans("manual"))
 	var checkouts, complete int
 	var example string
@@ -364,20 +355,20 @@ func checkManualLane(t *testing.T, rep *report, sink *spans.Sink) string {
 			example = id
 		}
 	}
-	rep.printf("== lane manual (OpenTelemetry SDK) ==\n")
-	rep.printf("normal checkouts (ended 5 s before the check): %d, of which one connected trace across 4 services with business and SQL spans: %d\n", checkouts, complete)
+	rep.Printf("== lane manual (OpenTelemetry SDK) ==\n")
+	rep.Printf("normal checkouts (ended 5 s before the check): %d, of which one connected trace across 4 services with business and SQL spans: %d\n", checkouts, complete)
 	if example != "" {
-		rep.printf("example trace %s:\n", example)
+		rep.Printf("example trace %s:\n", example)
 		printTree(rep, traces[example])
 	}
-	rep.printf("\n")
+	rep.Printf("\n")
 	if checkouts == 0 || complete != checkouts {
 		t.Errorf("manual: %d of %d normal checkouts are one complete trace across the four services", complete, checkouts)
 	}
 	return example
 }
 
-func printTree(rep *report, tr []spans.Span) {
+func printTree(rep *report.Report, tr []spans.Span) {
 	children := map[string][]spans.Span{}
 	ids := map[string]bool{}
 	for _, sp := range tr {
@@ -394,7 +385,7 @@ func printTree(rep *report, tr []spans.Span) {
 	var walk func(sp spans.Span, depth int)
 	walk = func(sp spans.Span, depth int) {
 		kind := strings.ToUpper(sp.Kind().String())
-		rep.printf("  %s%-9s %-8s %s\n", strings.Repeat("  ", depth), sp.Service, kind, sp.Name())
+		rep.Printf("  %s%-9s %-8s %s\n", strings.Repeat("  ", depth), sp.Service, kind, sp.Name())
 		kids := children[sp.SpanID().String()]
 		sort.Slice(kids, func(i, j int) bool { return kids[i].Service+kids[i].Name() < kids[j].Service+kids[j].Name() })
 		for _, c := range kids {
@@ -407,8 +398,8 @@ func printTree(rep *report, tr []spans.Span) {
 }
 
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.
-func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, autoPropagates bool) {
-	rep.printf("== Prometheus ==\n")
+func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*lane, autoPropagates bool) {
+	rep.Printf("== Prometheus ==\n")
 	// Remote-written span metrics arrive in 15-second flushes: a query gets until the deadline to see data,
 	// as a dashboard refreshing every 10 s would.
 	deadline := time.Now().Add(90 * time.Second)
@@ -429,7 +420,7 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 			t.Errorf("Prometheus: %s returned %d series (%v): %s", expr, n, err, why)
 			status = "MISSING"
 		}
-		rep.printf("%-12s %s\n", status, expr)
+		rep.Printf("%-12s %s\n", status, expr)
 	}
 	for _, l := range lanes {
 		must(fmt.Sprintf(`shop_http_requests_total{lane=%q}`, l.name), "the shop's own metrics, every lane")
@@ -447,7 +438,7 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 	}
 
 	// Every query of every dashboard, for each lane it concerns.
-	rep.printf("\ndashboard queries (service=gateway for per-service panels):\n")
+	rep.Printf("\ndashboard queries (service=gateway for per-service panels):\n")
 	laneNames := map[string]bool{}
 	for _, l := range lanes {
 		laneNames[l.name] = true
@@ -464,7 +455,7 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 			var runLanes []string
 			switch source {
 			case "beyla":
-				rep.printf("%-12s %s: %s\n", "not here", where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
+				rep.Printf("%-12s %s: %s\n", "not here", where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
 				continue
 			case "collector":
 				runLanes = []string{""}
@@ -493,11 +484,11 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 				}
 				switch {
 				case n > 0:
-					rep.printf("%-12s %s\n", fmt.Sprintf("%d series", n), label)
+					rep.Printf("%-12s %s\n", fmt.Sprintf("%d series", n), label)
 				case failureOnly(names):
-					rep.printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
+					rep.Printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
 				default:
-					rep.printf("%-12s %s\n", "NO DATA", label)
+					rep.Printf("%-12s %s\n", "NO DATA", label)
 					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, promSample(promURL, names[0]))
 				}
 				if err != nil {
@@ -506,7 +497,7 @@ func checkPrometheus(t *testing.T, rep *report, promURL string, lanes []*lane, a
 			}
 		}
 	}
-	rep.printf("\n")
+	rep.Printf("\n")
 }
 
 // sourceOf names where the metrics of a query come from.
@@ -539,27 +530,27 @@ func failureOnly(names []string) bool {
 
 // checkLoki asserts that every service of every lane logged to Loki with its labels, and that the
 // manual lane's lines carry the trace id in the record's own field.
-func checkLoki(t *testing.T, rep *report, lokiURL string, lanes []*lane, manualTrace string) {
-	rep.printf("== Loki ==\n%-18s", "lane")
+func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*lane, manualTrace string) {
+	rep.Printf("== Loki ==\n%-18s", "lane")
 	for _, svc := range services {
-		rep.printf(" %10s", svc)
+		rep.Printf(" %10s", svc)
 	}
-	rep.printf("\n")
+	rep.Printf("\n")
 	for _, l := range lanes {
-		rep.printf("%-18s", l.name)
+		rep.Printf("%-18s", l.name)
 		for _, svc := range services {
 			n, err := lokiCount(lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.name, svc))
-			rep.printf(" %10d", n)
+			rep.Printf(" %10d", n)
 			if err != nil || n == 0 {
 				t.Errorf("Loki: no log line from %s in lane %s (%v)", svc, l.name, err)
 			}
 		}
-		rep.printf("\n")
+		rep.Printf("\n")
 	}
 	if manualTrace != "" {
 		q := fmt.Sprintf(`{lane="manual"} | trace_id=%q`, manualTrace)
 		n, err := lokiCount(lokiURL, q)
-		rep.printf("log lines of manual trace %s found by its trace_id field: %d\n\n", manualTrace, n)
+		rep.Printf("log lines of manual trace %s found by its trace_id field: %d\n\n", manualTrace, n)
 		if err != nil || n < 4 {
 			t.Errorf("Loki: %s found %d lines (%v); want the access lines of all four services", q, n, err)
 		}
@@ -591,7 +582,7 @@ func buildLoadgen(t *testing.T) string {
 
 // mountIfMissing mounts a pseudo filesystem the agents may need and unmounts it at the end, so the
 // host's mounts are left as they were.
-func mountIfMissing(t *testing.T, rep *report, fstype, target string) {
+func mountIfMissing(t *testing.T, rep *report.Report, fstype, target string) {
 	t.Helper()
 	if readMounts(fstype, target) {
 		return
@@ -599,7 +590,7 @@ func mountIfMissing(t *testing.T, rep *report, fstype, target string) {
 	if err := syscall.Mount(fstype, target, fstype, 0, ""); err != nil {
 		t.Fatalf("mount %s on %s: %v", fstype, target, err)
 	}
-	rep.printf("mounted %s on %s for the run (unmounted at the end)\n\n", fstype, target)
+	rep.Printf("mounted %s on %s for the run (unmounted at the end)\n\n", fstype, target)
 	t.Cleanup(func() { syscall.Unmount(target, 0) })
 }
 

@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"io"
@@ -11,13 +10,13 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -51,28 +50,16 @@ func freePort(t *testing.T) string {
 // process is a program this test started; it is killed when the test ends.
 type process struct {
 	cmd *exec.Cmd
-	out *bytes.Buffer
-	mu  sync.Mutex
+	out report.Log // what it printed
 }
 
-func (p *process) Write(b []byte) (int, error) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.Write(b)
-}
-
-func (p *process) Output() string {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	return p.out.String()
-}
+func (p *process) Output() string { return p.out.String() }
 
 func start(t *testing.T, env []string, name string, args ...string) *process {
 	t.Helper()
-	p := &process{out: &bytes.Buffer{}}
-	p.cmd = exec.Command(name, args...)
+	p := &process{cmd: exec.Command(name, args...)}
 	p.cmd.Env = env
-	p.cmd.Stdout, p.cmd.Stderr = p, p
+	p.cmd.Stdout, p.cmd.Stderr = &p.out, &p.out
 	if err := p.cmd.Start(); err != nil {
 		t.Fatalf("start %s: %v", name, err)
 	}
@@ -131,14 +118,13 @@ func startLane(t *testing.T, name, bins string, ship func(name string, r io.Read
 		if err := copyFile(filepath.Join(bins, svc), bin); err != nil {
 			t.Fatal(err)
 		}
-		p := &process{out: &bytes.Buffer{}}
-		p.cmd = exec.Command(bin)
+		p := &process{cmd: exec.Command(bin)}
 		p.cmd.Env = environ(append([]string{
 			"ADDR=127.0.0.1:" + ports[svc], "DATA_DIR=" + data, "LANE=" + name,
 			"OTEL_SERVICE_NAME=" + svc, "OTEL_RESOURCE_ATTRIBUTES=service.namespace=" + name,
 			"CATALOG_URL=" + l.url["catalog"], "INVENTORY_URL=" + l.url["inventory"], "ORDERS_URL=" + l.url["orders"],
 		}, extra...)...)
-		p.cmd.Stderr = p
+		p.cmd.Stderr = &p.out
 		stdout, err := p.cmd.StdoutPipe()
 		if err != nil {
 			t.Fatal(err)
@@ -146,7 +132,7 @@ func startLane(t *testing.T, name, bins string, ship func(name string, r io.Read
 		if err := p.cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		go ship(name+"-"+svc, stdout, p) // as Docker's fluentd driver would, when ship is the log shipper
+		go ship(name+"-"+svc, stdout, &p.out) // as Docker's fluentd driver would, when ship is the log shipper
 		t.Cleanup(func() { p.cmd.Process.Kill(); p.cmd.Wait() })
 		waitHTTP(t, l.url[svc]+"/healthz", 20*time.Second, p)
 		l.pid[svc] = p.cmd.Process.Pid

@@ -14,6 +14,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 )
 
@@ -153,4 +154,12 @@ func Losses(sent []Sent, received []spans.Span) []Loss {
 		}
 	}
 	return out
+}
+
+// PrintLosses writes the loss table: per lane and phase, checkouts sent, answered, and received as spans.
+func PrintLosses(r *report.Report, losses []Loss) {
+	r.Printf("%-10s %-24s %6s %9s %9s %12s %6s\n", "lane", "phase", "sent", "answered", "received", "other trace", "lost")
+	for _, l := range losses {
+		r.Printf("%-10s %-24s %6d %9d %9d %12d %6d\n", l.Lane, l.Phase, l.Sent, l.Answered, l.Received, l.Misparented, l.Lost())
+	}
 }

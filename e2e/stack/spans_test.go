@@ -17,6 +17,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -35,7 +36,7 @@ func TestTempoStandInFileReadsBackAndCountsLosses(t *testing.T) {
 	addr := freeAddr(t)
 	cmd := exec.Command(bin, "--config", "tempo-standin/config.yaml")
 	cmd.Env = append(os.Environ(), "OTLP_GRPC_ENDPOINT="+addr, "TRACES_FILE="+file)
-	out := &Log{}
+	out := &report.Log{}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

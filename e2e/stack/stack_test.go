@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -50,8 +51,8 @@ func TestComposeStack(t *testing.T) {
 		t.Fatal("the compose run starts privileged agents and mounts securityfs: run it as root (sudo make e2e-compose)")
 	}
 	ctx := context.Background()
-	rep := &Report{}
-	log := &Log{}
+	rep := &report.Report{}
+	log := &report.Log{}
 	defer func() {
 		if err := rep.Save(filepath.Join(root, "build", "e2e-compose-report.txt")); err != nil {
 			t.Errorf("write the report: %v", err)
@@ -532,7 +533,7 @@ func TestComposeStack(t *testing.T) {
 		}
 
 		rep.Section("faults under load: the run's own checkouts (4 per second per lane) against the gateway SERVER spans received")
-		rep.PrintLosses(losses)
+		PrintLosses(rep, losses)
 		rep.Printf("\n%s\n", strings.Join([]string{
 			"Tempo stopped: the Collector keeps what it accepted in its file-backed queue and delivers it when Tempo is back.",
 			fmt.Sprintf("Collector restarted: the Collector refused %v spans (otelcol_receiver_refused_spans), but while it is", refused),

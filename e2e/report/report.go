@@ -1,4 +1,6 @@
-package stack
+// Package report collects what a run of the lab saw, to print at the end and keep under build/, and the
+// log of the commands it ran.
+package report
 
 import (
 	"bytes"
@@ -41,14 +43,6 @@ func (r *Report) Save(path string) error {
 		return err
 	}
 	return os.WriteFile(path, r.buf.Bytes(), 0o644)
-}
-
-// PrintLosses writes the loss table: per lane and phase, checkouts sent, answered, and received as spans.
-func (r *Report) PrintLosses(losses []Loss) {
-	r.Printf("%-10s %-24s %6s %9s %9s %12s %6s\n", "lane", "phase", "sent", "answered", "received", "other trace", "lost")
-	for _, l := range losses {
-		r.Printf("%-10s %-24s %6d %9d %9d %12d %6d\n", l.Lane, l.Phase, l.Sent, l.Answered, l.Received, l.Misparented, l.Lost())
-	}
 }
 
 // Log keeps the commands a run made and their output, safe for concurrent writers.
