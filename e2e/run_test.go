@@ -23,6 +23,9 @@ import (
 	"testing"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
@@ -189,8 +192,13 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agent
 					missing = append(missing, name+"/"+svc)
 				}
 			}
-			post(lanes[name].url["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`)
-			get(lanes[name].url["gateway"] + "/api/products")
+			// Traffic for the agents to see once attached.
+			if err := errors.Join(
+				post(lanes[name].url["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`),
+				get(lanes[name].url["gateway"]+"/api/products"),
+			); err != nil {
+				return err
+			}
 		}
 		if len(missing) > 0 {
 			return fmt.Errorf("none yet from %v", missing)
@@ -399,13 +407,18 @@ func printTree(rep *report.Report, tr []spans.Span) {
 
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.
 func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*lane, autoPropagates bool) {
+	client, err := promapi.NewClient(promapi.Config{Address: promURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := promv1.NewAPI(client)
 	rep.Printf("== Prometheus ==\n")
 	// Remote-written span metrics arrive in 15-second flushes: a query gets until the deadline to see data,
 	// as a dashboard refreshing every 10 s would.
 	deadline := time.Now().Add(90 * time.Second)
 	eventually := func(expr string) (n int, queryErr error) {
 		wait.Eventually(context.Background(), expr, time.Until(deadline), 3*time.Second, func() error {
-			n, queryErr = promCount(promURL, expr)
+			n, queryErr = promCount(prom, expr)
 			if n == 0 {
 				return errors.New("no series yet")
 			}
@@ -433,7 +446,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	if autoPropagates {
 		must(`traces_service_graph_request_total{client_lane="otel-auto"}`, "service-graph edges of the otel-auto lane")
 	}
-	if n, _ := promCount(promURL, `traces_span_metrics_calls_total{lane="plain"}`); n != 0 {
+	if n, _ := promCount(prom, `traces_span_metrics_calls_total{lane="plain"}`); n != 0 {
 		t.Errorf("Prometheus: the plain lane has span metrics")
 	}
 
@@ -474,7 +487,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 				var n int
 				var err error
 				if failureOnly(names) {
-					n, err = promCount(promURL, q)
+					n, err = promCount(prom, q)
 				} else {
 					n, err = eventually(q)
 				}
@@ -489,7 +502,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 					rep.Printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
 				default:
 					rep.Printf("%-12s %s\n", "NO DATA", label)
-					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, promSample(promURL, names[0]))
+					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, promSample(prom, names[0]))
 				}
 				if err != nil {
 					t.Errorf("%s: %v", label, err)
@@ -647,8 +660,7 @@ func startLoki(t *testing.T, bin string) string {
 	// A single process on loopback: no memberlist gossip on the machine's interfaces.
 	cfg["memberlist"] = map[string]any{"bind_addr": []string{"127.0.0.1"}, "bind_port": atoi(freePort(t))}
 	path := filepath.Join(dir, "loki.yaml")
-	data, _ := yaml.Marshal(cfg)
-	os.WriteFile(path, data, 0o644)
+	writeYAML(t, path, cfg)
 	p := start(t, os.Environ(), bin, "-config.file="+path)
 	u := "http://127.0.0.1:" + httpPort
 	waitHTTP(t, u+"/ready", 90*time.Second, p) // Loki answers 503 until its ring is ready
@@ -660,40 +672,37 @@ func startLoki(t *testing.T, bin string) string {
 // lane and service labels that relabelling derives from the host names in compose.
 func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTelemetry string) string {
 	t.Helper()
-	var cfg map[string]any
+	var cfg promConfig
 	if err := yaml.Unmarshal([]byte(readFile(t, "observability/prometheus/prometheus.yml")), &cfg); err != nil {
 		t.Fatal(err)
 	}
-	var jobs []any
-	for _, j := range cfg["scrape_configs"].([]any) {
-		job := j.(map[string]any)
-		switch job["job_name"] {
+	var jobs []scrapeConfig
+	for _, job := range cfg.ScrapeConfigs {
+		switch job.JobName {
 		case "shop":
-			var groups []any
+			job.StaticConfigs = nil
 			for _, l := range lanes {
 				for _, svc := range services {
-					groups = append(groups, map[string]any{
-						"targets": []string{strings.TrimPrefix(l.url[svc], "http://")},
-						"labels":  map[string]string{"lane": l.name, "service": svc},
+					job.StaticConfigs = append(job.StaticConfigs, staticConfig{
+						Targets: []string{strings.TrimPrefix(l.url[svc], "http://")},
+						Labels:  map[string]string{"lane": l.name, "service": svc},
 					})
 				}
 			}
-			job["static_configs"] = groups
-			delete(job, "relabel_configs")
+			job.RelabelConfigs = nil // the labels above are what relabelling derives from compose host names
 		case "otel-collector":
-			job["static_configs"] = []any{map[string]any{"targets": []string{collectorTelemetry}}}
+			job.StaticConfigs = []staticConfig{{Targets: []string{collectorTelemetry}}}
 		case "prometheus":
-			job["static_configs"] = []any{map[string]any{"targets": []string{"127.0.0.1:" + port}}}
+			job.StaticConfigs = []staticConfig{{Targets: []string{"127.0.0.1:" + port}}}
 		case "beyla":
 			continue // Beyla cannot run here
 		}
 		jobs = append(jobs, job)
 	}
-	cfg["scrape_configs"] = jobs
+	cfg.ScrapeConfigs = jobs
 	dir := t.TempDir()
 	path := filepath.Join(dir, "prometheus.yml")
-	data, _ := yaml.Marshal(cfg)
-	os.WriteFile(path, data, 0o644)
+	writeYAML(t, path, cfg)
 	p := start(t, os.Environ(), bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
 		"--web.listen-address=127.0.0.1:"+port, "--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
 	u := "http://127.0.0.1:" + port
@@ -701,55 +710,78 @@ func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTel
 	return u
 }
 
+// promConfig is what the native run changes in prometheus.yml: where each job scrapes. The rest of the
+// file is kept as it is.
+type promConfig struct {
+	ScrapeConfigs []scrapeConfig `yaml:"scrape_configs"`
+	Rest          map[string]any `yaml:",inline"`
+}
+
+type scrapeConfig struct {
+	JobName        string         `yaml:"job_name"`
+	StaticConfigs  []staticConfig `yaml:"static_configs"`
+	RelabelConfigs []any          `yaml:"relabel_configs,omitempty"`
+	Rest           map[string]any `yaml:",inline"`
+}
+
+type staticConfig struct {
+	Targets []string          `yaml:"targets"`
+	Labels  map[string]string `yaml:"labels,omitempty"`
+}
+
+func writeYAML(t *testing.T, path string, v any) {
+	t.Helper()
+	data, err := yaml.Marshal(v)
+	if err == nil {
+		err = os.WriteFile(path, data, 0o644)
+	}
+	if err != nil {
+		t.Fatalf("write %s: %v", path, err)
+	}
+}
+
 // ---------------------------------------------------------------------------------------------
 // Talking to things.
 
-func post(u, body string) {
+func post(u, body string) error {
 	resp, err := http.Post(u, "application/json", strings.NewReader(body))
-	if err == nil {
-		resp.Body.Close()
+	if err != nil {
+		return err
 	}
+	return resp.Body.Close()
 }
 
-func get(u string) {
+func get(u string) error {
 	resp, err := http.Get(u)
-	if err == nil {
-		resp.Body.Close()
+	if err != nil {
+		return err
 	}
+	return resp.Body.Close()
 }
 
 // promCount runs an instant query and returns how many series it answered.
-func promCount(base, expr string) (int, error) {
-	resp, err := http.Get(base + "/api/v1/query?query=" + url.QueryEscape(expr))
+func promCount(prom promv1.API, expr string) (int, error) {
+	v, _, err := prom.Query(context.Background(), expr, time.Now())
 	if err != nil {
 		return 0, err
 	}
-	defer resp.Body.Close()
-	var body struct {
-		Status string `json:"status"`
-		Error  string `json:"error"`
-		Data   struct {
-			Result []json.RawMessage `json:"result"`
-		} `json:"data"`
+	vec, ok := v.(model.Vector)
+	if !ok {
+		return 0, fmt.Errorf("%s answered a %s, not an instant vector", expr, v.Type())
 	}
-	if err := json.NewDecoder(resp.Body).Decode(&body); err != nil {
-		return 0, err
-	}
-	if body.Status != "success" {
-		return 0, fmt.Errorf("%s", body.Error)
-	}
-	return len(body.Data.Result), nil
+	return len(vec), nil
 }
 
 // promSample returns the labels of one series of metric, to show why a query found nothing.
-func promSample(base, metric string) string {
-	resp, err := http.Get(base + "/api/v1/series?match[]=" + url.QueryEscape(metric))
-	if err != nil {
+func promSample(prom promv1.API, metric string) string {
+	series, _, err := prom.Series(context.Background(), []string{metric}, time.Now().Add(-time.Hour), time.Now())
+	switch {
+	case err != nil:
 		return err.Error()
+	case len(series) == 0:
+		return "none"
 	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(io.LimitReader(resp.Body, 600))
-	return string(data)
+	return series[0].String()
 }
 
 // lokiCount returns how many log lines a LogQL query finds in the last 15 minutes.
