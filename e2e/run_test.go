@@ -17,7 +17,6 @@ import (
 	"runtime"
 	"slices"
 	"sort"
-	"strconv"
 	"strings"
 	"syscall"
 	"testing"
@@ -641,27 +640,14 @@ func startCollector(t *testing.T, tempo, loki, promWrite string) collector {
 	return c
 }
 
-// startLoki runs Loki with observability/loki/loki.yaml, its paths and ports moved to this run's.
+// startLoki runs Loki with observability/loki/loki.yaml, its addresses and directory set by the
+// environment (the file is read with -config.expand-env).
 func startLoki(t *testing.T, bin string) string {
 	t.Helper()
-	var cfg map[string]any
-	if err := yaml.Unmarshal([]byte(readFile(t, "observability/loki/loki.yaml")), &cfg); err != nil {
-		t.Fatal(err)
-	}
-	dir := t.TempDir()
-	httpPort, grpcPort := freePort(t), freePort(t)
-	server := cfg["server"].(map[string]any)
-	server["http_listen_port"], server["grpc_listen_port"], server["http_listen_address"], server["grpc_listen_address"] = atoi(httpPort), atoi(grpcPort), "127.0.0.1", "127.0.0.1"
-	common := cfg["common"].(map[string]any)
-	common["path_prefix"] = dir
-	fs := common["storage"].(map[string]any)["filesystem"].(map[string]any)
-	fs["chunks_directory"], fs["rules_directory"] = filepath.Join(dir, "chunks"), filepath.Join(dir, "rules")
-	cfg["compactor"].(map[string]any)["working_directory"] = filepath.Join(dir, "compactor")
-	// A single process on loopback: no memberlist gossip on the machine's interfaces.
-	cfg["memberlist"] = map[string]any{"bind_addr": []string{"127.0.0.1"}, "bind_port": atoi(freePort(t))}
-	path := filepath.Join(dir, "loki.yaml")
-	writeYAML(t, path, cfg)
-	p := start(t, os.Environ(), bin, "-config.file="+path)
+	httpPort := freePort(t)
+	p := start(t, environ("LOKI_ADDRESS=127.0.0.1", "LOKI_HTTP_PORT="+httpPort, "LOKI_GRPC_PORT="+freePort(t),
+		"LOKI_MEMBERLIST_PORT="+freePort(t), "LOKI_DATA="+t.TempDir()),
+		bin, "-config.file="+filepath.Join(root, "observability/loki/loki.yaml"), "-config.expand-env=true")
 	u := "http://127.0.0.1:" + httpPort
 	waitHTTP(t, u+"/ready", 90*time.Second, p) // Loki answers 503 until its ring is ready
 	return u
@@ -817,9 +803,4 @@ func sortedKeys(m map[string]bool) []string {
 	}
 	slices.Sort(keys)
 	return keys
-}
-
-func atoi(s string) int {
-	n, _ := strconv.Atoi(s) // only ever a port freePort returned
-	return n
 }
