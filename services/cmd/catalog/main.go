@@ -8,12 +8,12 @@ import (
 	"io"
 
 	"github.com/zerocodelab/lab/services/internal/app"
-	"github.com/zerocodelab/lab/services/internal/catalog"
 	"github.com/zerocodelab/lab/services/internal/cli"
+	"github.com/zerocodelab/lab/services/internal/shop"
 )
 
 func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return app.Run(ctx, app.Spec{Service: "catalog", Build: catalog.Build}, args, getenv, stdout)
+	return app.Run(ctx, shop.Catalog, args, getenv, stdout)
 }

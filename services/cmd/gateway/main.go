@@ -9,11 +9,11 @@ import (
 
 	"github.com/zerocodelab/lab/services/internal/app"
 	"github.com/zerocodelab/lab/services/internal/cli"
-	"github.com/zerocodelab/lab/services/internal/gateway"
+	"github.com/zerocodelab/lab/services/internal/shop"
 )
 
 func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return app.Run(ctx, app.Spec{Service: "gateway", Build: gateway.Build}, args, getenv, stdout)
+	return app.Run(ctx, shop.Gateway, args, getenv, stdout)
 }

@@ -9,11 +9,11 @@ import (
 
 	"github.com/zerocodelab/lab/services/internal/app"
 	"github.com/zerocodelab/lab/services/internal/cli"
-	"github.com/zerocodelab/lab/services/internal/orders"
+	"github.com/zerocodelab/lab/services/internal/shop"
 )
 
 func main() { cli.Main(run) }
 
 func run(ctx context.Context, args []string, getenv func(string) string, stdout io.Writer) error {
-	return app.Run(ctx, app.Spec{Service: "orders", Build: orders.Build}, args, getenv, stdout)
+	return app.Run(ctx, shop.Orders, args, getenv, stdout)
 }

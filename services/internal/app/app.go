@@ -26,6 +26,7 @@ type Deps struct {
 	Logger    *slog.Logger
 	Telemetry *telemetry.Telemetry
 	Registry  *prometheus.Registry
+	DB        *store.DB // the service's own database, open with its schema; nil for a service without one
 }
 
 // Service is what a service gives the bootstrap.
@@ -38,7 +39,8 @@ type Service struct {
 // Spec names a service and says how to build it.
 type Spec struct {
 	Service string // gateway, catalog, inventory or orders
-	Build   func(context.Context, Deps) (*Service, error)
+	Schema  string // the schema of its SQLite database in DATA_DIR; empty for a service that keeps none
+	Build   func(Deps) (*Service, error)
 }
 
 // shutdownTimeout is how long in-flight requests get after SIGTERM.
@@ -85,9 +87,19 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
-	svc, err := spec.Build(ctx, Deps{Config: cfg, Logger: logger, Telemetry: tel, Registry: reg})
+	deps := Deps{Config: cfg, Logger: logger, Telemetry: tel, Registry: reg}
+	if spec.Schema != "" {
+		deps.DB, err = store.Open(ctx, cfg.DataDir, cfg.Service, tel, spec.Schema)
+		if err != nil {
+			return nil, fmt.Errorf("%s: %w", cfg.Service, errors.Join(err, tel.Shutdown(context.Background())))
+		}
+	}
+	svc, err := spec.Build(deps)
 	if err != nil {
-		return nil, fmt.Errorf("%s: %w", cfg.Service, errors.Join(err, tel.Shutdown(context.Background())))
+		return nil, fmt.Errorf("%s: %w", cfg.Service, errors.Join(err, closeAll(&Service{}, deps.DB, tel)))
+	}
+	if svc.Ready == nil && deps.DB != nil {
+		svc.Ready = deps.DB.Ping // ready when its database answers
 	}
 	e := server.New(server.Options{
 		Logger:           logger,
@@ -99,14 +111,14 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 
 	ln, err := net.Listen("tcp", cfg.Addr)
 	if err != nil {
-		return nil, fmt.Errorf("%s: listen on ADDR=%q: %w", cfg.Service, cfg.Addr, errors.Join(err, closeAll(svc, tel)))
+		return nil, fmt.Errorf("%s: listen on ADDR=%q: %w", cfg.Service, cfg.Addr, errors.Join(err, closeAll(svc, deps.DB, tel)))
 	}
 	logger.Info("listening", "addr", ln.Addr().String(), "otel_sdk", telemetry.Enabled, "route_pattern_hint", cfg.RoutePatternHint)
 
 	inst := &Instance{Addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() {
 		err := server.Serve(ctx, e, ln, shutdownTimeout)
-		err = errors.Join(err, closeAll(svc, tel))
+		err = errors.Join(err, closeAll(svc, deps.DB, tel))
 		if err != nil {
 			logger.Error("stopped with an error", "error", err.Error())
 		} else {
@@ -117,23 +129,16 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 	return inst, nil
 }
 
-// closeAll releases what the service holds, then flushes the telemetry.
-func closeAll(svc *Service, tel *telemetry.Telemetry) error {
+// closeAll releases what the service holds, then its database, then flushes the telemetry.
+func closeAll(svc *Service, db *store.DB, tel *telemetry.Telemetry) error {
 	var err error
 	if svc.Close != nil {
 		err = svc.Close()
 	}
+	if db != nil {
+		err = errors.Join(err, db.Close())
+	}
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	return errors.Join(err, tel.Shutdown(flushCtx))
-}
-
-// WithDatabase opens the service's SQLite file in DATA_DIR, applies schema, and returns the service
-// whose routes routes builds over it; the database is ready when it answers and closed at the end.
-func WithDatabase(ctx context.Context, d Deps, schema string, routes func(*store.DB) []server.Route) (*Service, error) {
-	db, err := store.Open(ctx, d.Config.DataDir, d.Config.Service, d.Telemetry, schema)
-	if err != nil {
-		return nil, err
-	}
-	return &Service{Routes: routes(db), Ready: db.Ping, Close: db.Close}, nil
 }

@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"context"
 	"embed"
 
 	"github.com/zerocodelab/lab/services/internal/app"
@@ -12,7 +11,7 @@ import (
 var webFiles embed.FS
 
 // Build returns the gateway for the bootstrap, with one client per upstream sharing one connection pool.
-func Build(_ context.Context, d app.Deps) (*app.Service, error) {
+func Build(d app.Deps) (*app.Service, error) {
 	transport := upstream.NewTransport()
 	rt := d.Telemetry.Transport(transport)
 	s, err := New(Upstreams{

@@ -1,16 +1,8 @@
 package orders
 
-import (
-	"context"
+import "github.com/zerocodelab/lab/services/internal/app"
 
-	"github.com/zerocodelab/lab/services/internal/app"
-	"github.com/zerocodelab/lab/services/internal/server"
-	"github.com/zerocodelab/lab/services/internal/store"
-)
-
-// Build opens orders's database and returns the service for the bootstrap.
-func Build(ctx context.Context, d app.Deps) (*app.Service, error) {
-	return app.WithDatabase(ctx, d, Schema, func(db *store.DB) []server.Route {
-		return New(db, d.Telemetry, d.Registry).Routes()
-	})
+// Build returns orders for the bootstrap, over the database the bootstrap opened with Schema.
+func Build(d app.Deps) (*app.Service, error) {
+	return &app.Service{Routes: New(d.DB, d.Telemetry, d.Registry).Routes()}, nil
 }

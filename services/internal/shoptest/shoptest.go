@@ -14,10 +14,7 @@ import (
 	"testing"
 
 	"github.com/zerocodelab/lab/services/internal/app"
-	"github.com/zerocodelab/lab/services/internal/catalog"
-	"github.com/zerocodelab/lab/services/internal/gateway"
-	"github.com/zerocodelab/lab/services/internal/inventory"
-	"github.com/zerocodelab/lab/services/internal/orders"
+	"github.com/zerocodelab/lab/services/internal/shop"
 	"github.com/zerocodelab/lab/services/internal/telemetry"
 )
 
@@ -37,10 +34,8 @@ type Shop struct {
 
 // Spec returns how to build the named service.
 func Spec(service string) app.Spec {
-	build := map[string]func(context.Context, app.Deps) (*app.Service, error){
-		"gateway": gateway.Build, "catalog": catalog.Build, "inventory": inventory.Build, "orders": orders.Build,
-	}[service]
-	return app.Spec{Service: service, Build: build}
+	spec, _ := shop.Spec(service)
+	return spec
 }
 
 // Start starts catalog, inventory, orders and then the gateway pointing at them, and stops them all

@@ -1,0 +1,30 @@
+// Package shop is the table of the shop's four services, which the binaries and the tests start.
+package shop
+
+import (
+	"github.com/zerocodelab/lab/services/internal/app"
+	"github.com/zerocodelab/lab/services/internal/catalog"
+	"github.com/zerocodelab/lab/services/internal/gateway"
+	"github.com/zerocodelab/lab/services/internal/inventory"
+	"github.com/zerocodelab/lab/services/internal/orders"
+)
+
+var (
+	Catalog   = app.Spec{Service: "catalog", Schema: catalog.Schema, Build: catalog.Build}
+	Inventory = app.Spec{Service: "inventory", Schema: inventory.Schema, Build: inventory.Build}
+	Orders    = app.Spec{Service: "orders", Schema: orders.Schema, Build: orders.Build}
+	Gateway   = app.Spec{Service: "gateway", Build: gateway.Build} // keeps no database
+)
+
+// Services are the four, in the order they start: the gateway last, once its upstreams listen.
+var Services = []app.Spec{Catalog, Inventory, Orders, Gateway}
+
+// Spec returns the service of that name.
+func Spec(name string) (app.Spec, bool) {
+	for _, s := range Services {
+		if s.Service == name {
+			return s, true
+		}
+	}
+	return app.Spec{}, false
+}
