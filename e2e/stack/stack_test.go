@@ -65,15 +65,18 @@ func TestComposeStack(t *testing.T) {
 
 	started := time.Now()
 	run, err := Up(ctx, Options{Root: root, Name: "zero-code-lab-e2e", Lanes: lanes, Scratch: t.TempDir(), Log: log})
-	t.Cleanup(func() {
+	defer func() { // before the report is written (deferred calls run last first)
 		if run == nil {
 			return
 		}
+		mounted := run.Mounted()
 		if err := run.Down(context.Background()); err != nil {
 			t.Errorf("tear down: %v", err)
+			return
 		}
-		rep.Printf("\ntorn down: docker compose down --volumes; unmounted %v; no container of the project left\n", run.Mounted())
-	})
+		rep.Section("tear down")
+		rep.Printf("docker compose down --volumes: no container of the project left; unmounted what the run mounted: %v\n", mounted)
+	}()
 	if err != nil {
 		if run != nil && run.Project != nil {
 			ps, _ := run.Compose(ctx, "ps", "--all")
