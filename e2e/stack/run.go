@@ -59,10 +59,10 @@ func Up(ctx context.Context, o Options) (*Run, error) {
 	// as Tempo's image makes /var/tempo.
 	tempoDir := filepath.Join(o.Scratch, "tempo")
 	if err := os.MkdirAll(tempoDir, 0o700); err != nil {
-		return nil, err
+		return r, err // r: Down unmounts what was mounted
 	}
 	if err := os.Chown(tempoDir, 10001, 10001); err != nil {
-		return nil, fmt.Errorf("give the Tempo stand-in its directory: %w", err)
+		return r, fmt.Errorf("give the Tempo stand-in its directory: %w", err)
 	}
 	r.TracesFile = filepath.Join(tempoDir, "traces.jsonl")
 	r.Project = &Project{Root: o.Root, Log: o.Log, Env: []string{
