@@ -4,6 +4,7 @@
 FROM scratch
 COPY ca-certificates.crt /etc/ssl/certs/ca-certificates.crt
 COPY passwd group /etc/
-COPY --chown=0:0 tmp /tmp
+# A tar keeps the directory's owner and mode (COPY of a directory would not keep its mode).
+ADD tmp-dir.tar /
 COPY otel-go-instrumentation /otel-go-instrumentation
 CMD ["/otel-go-instrumentation"]

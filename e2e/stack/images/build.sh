@@ -63,6 +63,15 @@ build() {
 }
 
 fresh() { rm -rf "$work/$1" && mkdir -p "$work/$1"; }
+# dir_tar CONTEXT NAME PATH UID:GID MODE: a tar holding the empty directory PATH with that owner and mode,
+# which the Dockerfile ADDs at / (ADD unpacks a local tar keeping both; COPY of a directory keeps no mode).
+dir_tar() {
+  local tmp
+  tmp=$(mktemp -d)
+  mkdir -p "$tmp/root/${3#/}" && chmod "$5" "$tmp/root/${3#/}"
+  tar --numeric-owner --owner="${4%:*}" --group="${4#*:}" --mtime=@0 -C "$tmp/root" -cf "$1/$2.tar" "${3#/}"
+  rm -rf "$tmp"
+}
 passwd() { # dir, then lines name:uid:gid
   local dir=$1; shift
   : > "$dir/passwd"; : > "$dir/group"
@@ -83,7 +92,7 @@ fresh loki
 cp build/loki "$work/loki/loki"
 cp observability/loki/loki.yaml "$work/loki/loki.yaml"
 passwd "$work/loki" root:0:0 loki:10001:10001
-mkdir -m 0755 "$work/loki/loki-dir"
+dir_tar "$work/loki" loki-dir /loki 10001:10001 0755
 build loki "$loki_image"
 
 fresh prometheus
@@ -93,20 +102,20 @@ cp "$(command -v busybox)" "$work/prometheus/busybox"
 mkdir "$work/prometheus/bin"
 for applet in sh wget cat ls ps; do ln -s busybox "$work/prometheus/bin/$applet"; done
 passwd "$work/prometheus" root:0:0 nobody:65534:65534
-mkdir -m 0755 "$work/prometheus/prometheus-dir"
+dir_tar "$work/prometheus" prometheus-dir /prometheus 65534:65534 0755
 build prometheus "$prometheus_image"
 
 fresh autoagent
 cp build/otel-go-instrumentation "$work/autoagent/otel-go-instrumentation"
 cp /etc/ssl/certs/ca-certificates.crt "$work/autoagent/"
 passwd "$work/autoagent" root:0:0 nonroot:65532:65532
-mkdir -m 1777 "$work/autoagent/tmp"
+dir_tar "$work/autoagent" tmp-dir /tmp 0:0 1777
 build autoagent "$agent_image"
 
 fresh tempo-standin
 cp build/tempo-standin/otelcol-tempo-standin "$work/tempo-standin/"
 cp e2e/stack/tempo-standin/config.yaml "$work/tempo-standin/config.yaml"
-mkdir -m 0700 "$work/tempo-standin/tempo-dir"
+dir_tar "$work/tempo-standin" tempo-dir /var/tempo 10001:10001 0700
 build tempo-standin "$standin_image"
 
 # The golang base: Debian bookworm made by debootstrap from the archive this machine's apt uses, with

@@ -6,7 +6,8 @@ COPY passwd group /etc/
 COPY loki /usr/bin/loki
 # The official image ships its local-config.yaml here; this one ships the project's.
 COPY loki.yaml /etc/loki/local-config.yaml
-COPY --chown=10001:10001 loki-dir /loki
+# A tar keeps the directory's owner and mode (COPY of a directory would not keep its mode).
+ADD loki-dir.tar /
 USER 10001
 ENTRYPOINT ["/usr/bin/loki"]
 CMD ["-config.file=/etc/loki/local-config.yaml"]

@@ -9,7 +9,8 @@ COPY bin/ /bin/
 COPY passwd group /etc/
 COPY prometheus /bin/prometheus
 COPY prometheus.yml /etc/prometheus/prometheus.yml
-COPY --chown=65534:65534 prometheus-dir /prometheus
+# A tar keeps the directory's owner and mode (COPY of a directory would not keep its mode).
+ADD prometheus-dir.tar /
 USER nobody
 EXPOSE 9090
 WORKDIR /prometheus

@@ -4,7 +4,8 @@
 FROM scratch
 COPY otelcol-tempo-standin /otelcol
 COPY config.yaml /etc/tempo-standin.yaml
-COPY --chown=10001:10001 tempo-dir /var/tempo
+# A tar keeps the directory's owner and mode (COPY of a directory would not keep its mode).
+ADD tempo-dir.tar /
 USER 10001:10001
 ENTRYPOINT ["/otelcol"]
 CMD ["--config", "/etc/tempo-standin.yaml"]
