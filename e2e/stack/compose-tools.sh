@@ -14,7 +14,8 @@ tools=$PWD/build/tools
 mkdir -p "$plugins" "$tools"
 export GOWORK=off GOFLAGS=-buildvcs=false CGO_ENABLED=0
 
-# The path of one of the machine's own plugins, if the Docker CLI knows it.
+# The path and version of one of the machine's own plugins, if the Docker CLI knows it (an empty
+# DOCKER_CONFIG, so that only the machine's plugin directories are searched, not build/docker).
 system_plugin() {
   DOCKER_CONFIG=/nonexistent docker info --format '{{range .ClientInfo.Plugins}}{{.Name}} {{.Path}} {{.Version}}{{"\n"}}{{end}}' 2>/dev/null \
     | awk -v n="$1" '$1 == n {print $2, $3; exit}'
