@@ -105,7 +105,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, l := range lanes {
 		byName[l.name] = l
 	}
-	promURL := startPrometheus(t, promBin, promPort, lanes, col.telemetry)
+	promURL, promProc := startPrometheus(t, promBin, promPort, lanes, col.telemetry)
 
 	// One Go auto agent per service of the agent lanes, each targeting its process by PID (the same
 	// binary runs in several lanes, so a path would be ambiguous).
@@ -171,6 +171,19 @@ func TestEndToEnd(t *testing.T) {
 	rep.Printf("== lane plain ==\nspans: %d (none expected: no instrumentation)\n\n", len(sink.Spans("plain")))
 
 	checkPrometheus(t, rep, promURL, lanes, propagates)
+	if t.Failed() {
+		// What both ends said about remote writes, to tell a missing series from a refused write.
+		for _, line := range strings.Split(col.proc.Output(), "\n") {
+			if strings.Contains(line, "prometheus_remote_write") && strings.Contains(line, "error") {
+				t.Logf("collector: %s", tail(line, 600))
+			}
+		}
+		for _, line := range strings.Split(promProc.Output(), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				t.Logf("prometheus: %s", tail(line, 600))
+			}
+		}
+	}
 	checkLoki(t, rep, lokiURL, lanes, manualTrace)
 }
 
@@ -412,9 +425,9 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	}
 	prom := promv1.NewAPI(client)
 	rep.Printf("== Prometheus ==\n")
-	// Remote-written span metrics arrive in 15-second flushes: a query gets until the deadline to see data,
-	// as a dashboard refreshing every 10 s would.
-	deadline := time.Now().Add(90 * time.Second)
+	// Remote-written span metrics arrive in 15-second flushes, and rate() over 1m needs two of them: a
+	// query gets until the deadline to see data, as a dashboard refreshing every 10 s would.
+	deadline := time.Now().Add(2 * time.Minute)
 	eventually := func(expr string) (n int, queryErr error) {
 		wait.Eventually(context.Background(), expr, time.Until(deadline), 3*time.Second, func() error {
 			n, queryErr = promCount(prom, expr)
@@ -656,7 +669,7 @@ func startLoki(t *testing.T, bin string) string {
 // startPrometheus runs Prometheus with observability/prometheus/prometheus.yml adapted to this run:
 // the compose host names become the lanes' loopback addresses, one group per target carrying the
 // lane and service labels that relabelling derives from the host names in compose.
-func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTelemetry string) string {
+func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTelemetry string) (string, *process) {
 	t.Helper()
 	var cfg promConfig
 	if err := yaml.Unmarshal([]byte(readFile(t, "observability/prometheus/prometheus.yml")), &cfg); err != nil {
@@ -693,7 +706,7 @@ func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTel
 		"--web.listen-address=127.0.0.1:"+port, "--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
 	u := "http://127.0.0.1:" + port
 	waitHTTP(t, u+"/-/ready", 20*time.Second, p)
-	return u
+	return u, p
 }
 
 // promConfig is what the native run changes in prometheus.yml: where each job scrapes. The rest of the
