@@ -3,6 +3,7 @@
 package apierror
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"net/http"
@@ -50,12 +51,24 @@ func (e *Error) Wrap(err error) *Error {
 	return &c
 }
 
+// StatusClientClosedRequest is the status recorded for a request whose client went away before it
+// was answered. No client ever reads it; the convention (nginx's) keeps it out of the 5xx.
+const StatusClientClosedRequest = 499
+
+// ClientGone returns the error recorded when the client went away while err happened.
+func ClientGone(err error) *Error {
+	return New(StatusClientClosedRequest, "client_closed_request", "the client went away before the answer").Wrap(err)
+}
+
 // From maps any error a handler returned to the status and body the client gets.
 // Errors the code did not anticipate become a 500 whose body reveals nothing internal.
 func From(err error) (int, Body) {
 	var apiErr *Error
 	if errors.As(err, &apiErr) {
 		return apiErr.Status, Body{Code: apiErr.Code, Message: apiErr.Message}
+	}
+	if errors.Is(err, context.Canceled) {
+		return From(ClientGone(err))
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {
@@ -88,11 +101,11 @@ func echoCode(status int) string {
 	return "request_failed"
 }
 
-// ServerFault returns err unless it is an answer the client caused (a 4xx): an out-of-stock refusal
-// is an outcome of the business, not a failure, and must not mark a span as an error.
+// ServerFault returns err unless the client caused it: a 4xx answer (an out-of-stock refusal is an
+// outcome of the business, not a failure) or a client that went away. Neither marks a span as an error.
 func ServerFault(err error) error {
 	var apiErr *Error
-	if errors.As(err, &apiErr) && apiErr.Status < 500 {
+	if errors.As(err, &apiErr) && apiErr.Status < 500 || errors.Is(err, context.Canceled) {
 		return nil
 	}
 	return err

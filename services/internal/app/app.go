@@ -117,7 +117,7 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 
 	inst := &Instance{Addr: ln.Addr().String(), done: make(chan error, 1)}
 	go func() {
-		err := server.Serve(ctx, e, ln, shutdownTimeout)
+		err := server.Serve(ctx, e, ln, cfg.HTTP, shutdownTimeout)
 		err = errors.Join(err, closeAll(svc, deps.DB, tel))
 		if err != nil {
 			logger.Error("stopped with an error", "error", err.Error())

@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
+	"time"
 )
 
 // Config is everything a service reads from its environment.
@@ -21,12 +22,27 @@ type Config struct {
 	Lane             string     // LANE: which copy of the shop this is (plain, beyla, otel-auto, manual)
 	LogLevel         slog.Level // LOG_LEVEL: debug, info, warn or error
 	RoutePatternHint bool       // ROUTE_PATTERN_HINT: copy Echo's route into http.Request.Pattern for eBPF agents
+	HTTP             HTTP       // how long a client may take, and how large its headers may be
 
-	// The gateway's upstreams and the Grafana it links traces to.
+	// The gateway's upstreams and the Grafana it links traces to. Inventory asks orders too, about
+	// reservations whose checkout never confirmed them.
 	CatalogURL   string // CATALOG_URL
 	InventoryURL string // INVENTORY_URL
-	OrdersURL    string // ORDERS_URL
+	OrdersURL    string // ORDERS_URL (gateway and inventory)
 	GrafanaURL   string // GRAFANA_URL
+
+	// ReservationTTL (RESERVATION_TTL, inventory only) is how long a reservation is held for its checkout
+	// to store the order. After it, unless orders has the order, the stock goes back.
+	ReservationTTL time.Duration
+}
+
+// HTTP are the server's limits on its clients: a client that sends its request too slowly is cut off,
+// so that slow or stalled clients cannot hold every connection and file descriptor.
+type HTTP struct {
+	ReadHeaderTimeout time.Duration // HTTP_READ_HEADER_TIMEOUT: to send the request's headers
+	ReadTimeout       time.Duration // HTTP_READ_TIMEOUT: to send the whole request, body included
+	IdleTimeout       time.Duration // HTTP_IDLE_TIMEOUT: a kept-alive connection may idle this long
+	MaxHeaderBytes    int           // HTTP_MAX_HEADER_BYTES: the request line and headers together
 }
 
 // defaultAddr is the listen address of service when ADDR is not set.
@@ -84,7 +100,16 @@ func Load(service string, getenv func(string) string) (Config, error) {
 	check(err)
 	cfg.RoutePatternHint, err = parseBool("ROUTE_PATTERN_HINT", getenv("ROUTE_PATTERN_HINT"), true)
 	check(err)
+	cfg.HTTP, err = loadHTTP(getenv)
+	check(err)
 
+	if service == "inventory" {
+		cfg.OrdersURL, err = parseURL("ORDERS_URL", getenv("ORDERS_URL"), "http://127.0.0.1:8083")
+		check(err)
+		// Longer than any checkout can take (each upstream call gives up after 10 s).
+		cfg.ReservationTTL, err = parseDuration("RESERVATION_TTL", getenv("RESERVATION_TTL"), 2*time.Minute, time.Second, 24*time.Hour)
+		check(err)
+	}
 	if service == "gateway" {
 		cfg.CatalogURL, err = parseURL("CATALOG_URL", getenv("CATALOG_URL"), "http://127.0.0.1:8081")
 		check(err)
@@ -142,6 +167,40 @@ func parseBool(name, value string, def bool) (bool, error) {
 		return false, fmt.Errorf("%s=%q: want true or false", name, value)
 	}
 	return b, nil
+}
+
+func loadHTTP(getenv func(string) string) (HTTP, error) {
+	var h HTTP
+	var errs [4]error
+	h.ReadHeaderTimeout, errs[0] = parseDuration("HTTP_READ_HEADER_TIMEOUT", getenv("HTTP_READ_HEADER_TIMEOUT"), 5*time.Second, 100*time.Millisecond, time.Hour)
+	h.ReadTimeout, errs[1] = parseDuration("HTTP_READ_TIMEOUT", getenv("HTTP_READ_TIMEOUT"), 10*time.Second, 100*time.Millisecond, time.Hour)
+	h.IdleTimeout, errs[2] = parseDuration("HTTP_IDLE_TIMEOUT", getenv("HTTP_IDLE_TIMEOUT"), 2*time.Minute, time.Second, 24*time.Hour)
+	h.MaxHeaderBytes, errs[3] = parseInt("HTTP_MAX_HEADER_BYTES", getenv("HTTP_MAX_HEADER_BYTES"), 16<<10, 4<<10, 1<<20)
+	return h, errors.Join(errs[:]...)
+}
+
+// parseDuration reads a Go duration (like 10s or 2m) between min and max.
+func parseDuration(name, value string, def, min, max time.Duration) (time.Duration, error) {
+	if value == "" {
+		return def, nil
+	}
+	d, err := time.ParseDuration(value)
+	if err != nil || d < min || d > max {
+		return 0, fmt.Errorf("%s=%q: want a duration from %v to %v, like %v", name, value, min, max, def)
+	}
+	return d, nil
+}
+
+// parseInt reads a whole number between min and max.
+func parseInt(name, value string, def, min, max int) (int, error) {
+	if value == "" {
+		return def, nil
+	}
+	n, err := strconv.Atoi(value)
+	if err != nil || n < min || n > max {
+		return 0, fmt.Errorf("%s=%q: want a whole number from %d to %d, like %d", name, value, min, max, def)
+	}
+	return n, nil
 }
 
 func parseURL(name, value, def string) (string, error) {

@@ -4,6 +4,7 @@ import (
 	"log/slog"
 	"strings"
 	"testing"
+	"time"
 )
 
 func env(m map[string]string) func(string) string {
@@ -19,9 +20,14 @@ func TestLoadDefaults(t *testing.T) {
 		Service: "gateway", Addr: ":8080", DataDir: "data", Lane: "plain", LogLevel: slog.LevelInfo,
 		RoutePatternHint: true, CatalogURL: "http://127.0.0.1:8081", InventoryURL: "http://127.0.0.1:8082",
 		OrdersURL: "http://127.0.0.1:8083", GrafanaURL: "http://127.0.0.1:3000",
+		HTTP: HTTP{ReadHeaderTimeout: 5 * time.Second, ReadTimeout: 10 * time.Second, IdleTimeout: 2 * time.Minute, MaxHeaderBytes: 16 << 10},
 	}
 	if cfg != want {
 		t.Fatalf("Load = %+v\nwant %+v", cfg, want)
+	}
+	inv, err := Load("inventory", env(nil))
+	if err != nil || inv.ReservationTTL != 2*time.Minute || inv.OrdersURL != "http://127.0.0.1:8083" {
+		t.Fatalf("Load(inventory) = TTL %v, orders %q, %v; want 2m0s and http://127.0.0.1:8083", inv.ReservationTTL, inv.OrdersURL, err)
 	}
 	for service, addr := range map[string]string{"catalog": ":8081", "inventory": ":8082", "orders": ":8083"} {
 		cfg, err := Load(service, env(nil))
@@ -36,6 +42,7 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 		"ADDR": "127.0.0.1:9000", "DATA_DIR": "/tmp/x", "LANE": "otel-auto", "LOG_LEVEL": "DEBUG",
 		"ROUTE_PATTERN_HINT": "false", "CATALOG_URL": "http://catalog:8081/", "INVENTORY_URL": "http://inventory:8082",
 		"ORDERS_URL": "https://orders", "GRAFANA_URL": "http://localhost:3000",
+		"HTTP_READ_HEADER_TIMEOUT": "1s", "HTTP_READ_TIMEOUT": "3s", "HTTP_IDLE_TIMEOUT": "1m", "HTTP_MAX_HEADER_BYTES": "8192",
 	}))
 	if err != nil {
 		t.Fatal(err)
@@ -43,6 +50,13 @@ func TestLoadReadsEveryVariable(t *testing.T) {
 	if cfg.Addr != "127.0.0.1:9000" || cfg.DataDir != "/tmp/x" || cfg.Lane != "otel-auto" || cfg.LogLevel != slog.LevelDebug ||
 		cfg.RoutePatternHint || cfg.CatalogURL != "http://catalog:8081" || cfg.OrdersURL != "https://orders" {
 		t.Fatalf("Load = %+v", cfg)
+	}
+	if want := (HTTP{ReadHeaderTimeout: time.Second, ReadTimeout: 3 * time.Second, IdleTimeout: time.Minute, MaxHeaderBytes: 8192}); cfg.HTTP != want {
+		t.Fatalf("Load HTTP = %+v; want %+v", cfg.HTTP, want)
+	}
+	inv, err := Load("inventory", env(map[string]string{"RESERVATION_TTL": "90s", "ORDERS_URL": "http://orders:8083"}))
+	if err != nil || inv.ReservationTTL != 90*time.Second || inv.OrdersURL != "http://orders:8083" {
+		t.Fatalf("Load(inventory) = TTL %v, orders %q, %v", inv.ReservationTTL, inv.OrdersURL, err)
 	}
 }
 
@@ -59,6 +73,14 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"gateway", "INVENTORY_URL", "ftp://inventory"},
 		{"gateway", "ORDERS_URL", "http://"},
 		{"gateway", "GRAFANA_URL", "::"},
+		{"inventory", "ORDERS_URL", "orders:8083"},
+		{"inventory", "RESERVATION_TTL", "forever"},
+		{"inventory", "RESERVATION_TTL", "10ms"},
+		{"catalog", "HTTP_READ_HEADER_TIMEOUT", "0"},
+		{"catalog", "HTTP_READ_TIMEOUT", "-1s"},
+		{"catalog", "HTTP_IDLE_TIMEOUT", "5"},
+		{"orders", "HTTP_MAX_HEADER_BYTES", "10"},
+		{"orders", "HTTP_MAX_HEADER_BYTES", "lots"},
 	}
 	for _, tt := range tests {
 		_, err := Load(tt.service, env(map[string]string{tt.key: tt.value}))

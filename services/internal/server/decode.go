@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"strings"
 
@@ -17,8 +18,9 @@ import (
 const MaxBodyBytes = 64 << 10
 
 // DecodeJSON decodes a JSON request body into v, strictly: the content type must be application/json,
-// the body at most MaxBodyBytes, one JSON value with no unknown fields. Every failure is an
-// *apierror.Error with a 4xx status that says what was wrong.
+// the body at most MaxBodyBytes, one JSON value with no unknown fields, no key given twice and no key
+// that differs from a field's name only in case. Every failure is an *apierror.Error with a 4xx
+// status that says what was wrong.
 func DecodeJSON(contentType string, body io.Reader, v any) error {
 	mediaType, _, err := mime.ParseMediaType(contentType)
 	if err != nil || mediaType != "application/json" {
@@ -26,6 +28,10 @@ func DecodeJSON(contentType string, body io.Reader, v any) error {
 			"the request body must be application/json, not %q", contentType)
 	}
 	data, err := io.ReadAll(io.LimitReader(body, MaxBodyBytes+1))
+	var netErr net.Error
+	if errors.As(err, &netErr) && netErr.Timeout() {
+		return apierror.New(http.StatusRequestTimeout, "request_timeout", "the request body did not arrive in time").Wrap(err)
+	}
 	if err != nil {
 		return apierror.New(http.StatusBadRequest, "unreadable_body", "the request body could not be read").Wrap(err)
 	}
@@ -41,7 +47,7 @@ func DecodeJSON(contentType string, body io.Reader, v any) error {
 	if _, err := dec.Token(); err != io.EOF {
 		return apierror.New(http.StatusBadRequest, "invalid_json", "the request body must hold exactly one JSON value")
 	}
-	return nil
+	return checkKeys(data, v)
 }
 
 func decodeError(err error) error {

@@ -28,6 +28,12 @@ func TestDecodeJSON(t *testing.T) {
 		{"application/json", `{"n":"1"}`, 400, "invalid_field"},
 		{"application/json", `"just a string"`, 400, "invalid_json"},
 		{"application/json", `{"name":"` + strings.Repeat("x", MaxBodyBytes) + `"}`, 413, "body_too_large"},
+		{"application/json", `{"n":-1,"n":1}`, 400, "duplicate_field"},
+		{"application/json", `{"name":"a","n":1,"name":"a"}`, 400, "duplicate_field"},
+		{"application/json", `{"name":"a","N":1}`, 400, "unknown_field"},
+		{"application/json", `{"NAME":"a"}`, 400, "unknown_field"},
+		{"application/json", `{"name":"a","n":1,"Name":"b"}`, 400, "unknown_field"}, // encoding/json would let "Name" overwrite "name"
+		{"application/json", `{"name":"a","n":1}  `, 0, ""},
 	}
 	for _, tt := range tests {
 		var v body

@@ -16,6 +16,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/zerocodelab/lab/services/internal/apierror"
+	"github.com/zerocodelab/lab/services/internal/config"
 	"github.com/zerocodelab/lab/services/internal/telemetry"
 )
 
@@ -92,12 +93,17 @@ func health(ready func(context.Context) error) echo.HandlerFunc {
 }
 
 // errorHandler answers every error with the one error body and logs the ones that are the server's fault.
+// A request whose client went away is the client's doing, whatever failed after it left: it is
+// answered (to nobody) and counted as 499, never as a server failure that would inflate the error rate.
 func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		status, body := apierror.From(err)
+		if status >= 500 && c.Request().Context().Err() != nil {
+			status, body = apierror.From(apierror.ClientGone(err))
+		}
 		if status >= 500 {
 			logger.ErrorContext(c.Request().Context(), "request failed",
 				"route", c.Path(), "status", status, "error", err.Error())
@@ -114,12 +120,14 @@ func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 }
 
 // Serve serves e on ln until ctx is done, then shuts down gracefully: in-flight requests get
-// shutdownTimeout to finish.
-func Serve(ctx context.Context, e *echo.Echo, ln net.Listener, shutdownTimeout time.Duration) error {
+// shutdownTimeout to finish. limits cut off clients that send too slowly or too much header.
+func Serve(ctx context.Context, e *echo.Echo, ln net.Listener, limits config.HTTP, shutdownTimeout time.Duration) error {
 	srv := &http.Server{
 		Handler:           e,
-		ReadHeaderTimeout: 5 * time.Second,
-		IdleTimeout:       2 * time.Minute,
+		ReadHeaderTimeout: limits.ReadHeaderTimeout,
+		ReadTimeout:       limits.ReadTimeout,
+		IdleTimeout:       limits.IdleTimeout,
+		MaxHeaderBytes:    limits.MaxHeaderBytes,
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
