@@ -38,7 +38,7 @@ import (
 var exercised = map[string][]string{
 	"gateway":   {"/api/checkout", "/api/products"},
 	"catalog":   {"/products", "/products/:sku"},
-	"inventory": {"/stock/:sku", "/reservations"},
+	"inventory": {"/stock/:sku", "/reservations", "/reservations/:id/confirm"},
 	"orders":    {"/orders"},
 }
 

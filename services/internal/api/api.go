@@ -2,7 +2,10 @@
 // the side that answers and the side that asks.
 package api
 
-import "regexp"
+import (
+	"regexp"
+	"time"
+)
 
 // Product is a catalog entry.
 type Product struct {
@@ -30,23 +33,40 @@ type ReservationRequest struct {
 	Quantity      int64  `json:"quantity"`
 }
 
-// Reservation is inventory's answer to POST /reservations.
+// Reservation is inventory's answer to POST /reservations and to its confirm and release.
+// A reservation is held until ExpiresAt; then, unless an order was stored for it, inventory releases it.
 type Reservation struct {
-	ReservationID string `json:"reservation_id"`
-	SKU           string `json:"sku"`
-	Quantity      int64  `json:"quantity"`
-	Remaining     int64  `json:"remaining"`
+	ReservationID string           `json:"reservation_id"`
+	SKU           string           `json:"sku"`
+	Quantity      int64            `json:"quantity"`
+	State         ReservationState `json:"state"`
+	ExpiresAt     time.Time        `json:"expires_at"`
+	Remaining     int64            `json:"remaining"`
+	// Taken is true when this call took the stock: a new reservation, or a released one taken again.
+	// False when it found the reservation held or confirmed: an order may already exist for it.
+	Taken bool `json:"taken"`
 }
 
-// OrderRequest is the body of POST /orders.
+// ReservationState is where a reservation is in its life.
+type ReservationState string
+
+const (
+	Held      ReservationState = "held"      // stock taken, no order known yet: released at ExpiresAt
+	Confirmed ReservationState = "confirmed" // an order holds this stock for good
+	Released  ReservationState = "released"  // the stock went back; a retry by the same id takes it again
+)
+
+// OrderRequest is the body of POST /orders. ReservedUntil is when the checkout's reservation expires:
+// orders stores no new order after it, because by then inventory may give the stock back.
 type OrderRequest struct {
-	IdempotencyKey string `json:"idempotency_key"`
-	SKU            string `json:"sku"`
-	Quantity       int64  `json:"quantity"`
-	UnitPriceCents int64  `json:"unit_price_cents"`
+	IdempotencyKey string    `json:"idempotency_key"`
+	SKU            string    `json:"sku"`
+	Quantity       int64     `json:"quantity"`
+	UnitPriceCents int64     `json:"unit_price_cents"`
+	ReservedUntil  time.Time `json:"reserved_until"`
 }
 
-// Order is the answer of POST /orders and GET /orders/:id.
+// Order is the answer of POST /orders, GET /orders/:id and GET /orders/by-key/:key.
 type Order struct {
 	OrderID        int64  `json:"order_id"`
 	IdempotencyKey string `json:"idempotency_key"`
@@ -59,6 +79,9 @@ type Order struct {
 
 // MaxQuantity is the largest quantity one checkout may buy.
 const MaxQuantity = 1000
+
+// MaxPriceCents is the highest unit price a product may have.
+const MaxPriceCents = 1_000_000_00
 
 var (
 	skuPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9-]{0,63}$`)

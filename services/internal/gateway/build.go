@@ -18,7 +18,7 @@ func Build(d app.Deps) (*app.Service, error) {
 		Catalog:   upstream.New("catalog", d.Config.CatalogURL, rt),
 		Inventory: upstream.New("inventory", d.Config.InventoryURL, rt),
 		Orders:    upstream.New("orders", d.Config.OrdersURL, rt),
-	}, d.Telemetry, d.Registry, d.Config.Lane, d.Config.GrafanaURL)
+	}, d.Telemetry, d.Registry, d.Logger, d.Config.Lane, d.Config.GrafanaURL)
 	if err != nil {
 		return nil, err
 	}

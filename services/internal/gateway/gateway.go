@@ -31,6 +31,8 @@ type Upstreams struct {
 type Service struct {
 	up         Upstreams
 	tel        *telemetry.Telemetry
+	logger     *slog.Logger
+	keys       *keyLocks
 	lane       string
 	grafanaURL string
 	page       *template.Template
@@ -39,7 +41,7 @@ type Service struct {
 }
 
 // New returns the gateway over its upstreams.
-func New(up Upstreams, tel *telemetry.Telemetry, reg prometheus.Registerer, lane, grafanaURL string) (*Service, error) {
+func New(up Upstreams, tel *telemetry.Telemetry, reg prometheus.Registerer, logger *slog.Logger, lane, grafanaURL string) (*Service, error) {
 	page, err := template.ParseFS(webFiles, "web/index.html")
 	if err != nil {
 		return nil, err
@@ -49,7 +51,7 @@ func New(up Upstreams, tel *telemetry.Telemetry, reg prometheus.Registerer, lane
 		return nil, err
 	}
 	s := &Service{
-		up: up, tel: tel, lane: lane, grafanaURL: grafanaURL, page: page, static: static,
+		up: up, tel: tel, logger: logger, keys: newKeyLocks(), lane: lane, grafanaURL: grafanaURL, page: page, static: static,
 		checkouts: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "shop_checkouts_total",
 			Help: "Checkouts by scenario and outcome: the error code answered, or ok.",
@@ -88,8 +90,12 @@ func (s *Service) checkout(c echo.Context) error {
 	})
 }
 
-// placeOrder prices the product, reserves the stock and stores the order. The idempotency key goes to
-// both inventory and orders, so a retried checkout neither reserves twice nor orders twice.
+// placeOrder prices the product, reserves the stock, stores the order and confirms the reservation.
+// The idempotency key goes to inventory and orders, so a retried checkout neither reserves twice nor
+// orders twice; checkouts with the same key run one at a time here. Once the stock is reserved the
+// checkout no longer follows the client's cancellation: it ends with an order and a confirmed
+// reservation, or with the stock released, so that a client giving up leaks nothing. When neither can
+// be known (orders' answer was lost), inventory's expiry sweep settles the reservation later.
 func (s *Service) placeOrder(ctx context.Context, req checkout) (order api.Order, err error) {
 	ctx, span := s.tel.Start(ctx, "checkout",
 		slog.String("shop.sku", req.SKU),
@@ -101,9 +107,18 @@ func (s *Service) placeOrder(ctx context.Context, req checkout) (order api.Order
 		span.End(apierror.ServerFault(err))
 	}()
 
+	unlock, err := s.keys.lock(ctx, req.IdempotencyKey)
+	if err != nil {
+		return order, err
+	}
+	defer unlock()
+
 	product, err := s.price(ctx, req.SKU, req.Scenario)
 	if err != nil {
 		return order, fromUpstream(err)
+	}
+	if err := validProduct(product, req.SKU); err != nil {
+		return order, err
 	}
 	span.AddEvent("priced", slog.Int64("shop.unit_price_cents", product.PriceCents))
 
@@ -113,15 +128,49 @@ func (s *Service) placeOrder(ctx context.Context, req checkout) (order api.Order
 	if err != nil {
 		return order, fromUpstream(err)
 	}
-	span.AddEvent("stock reserved", slog.Int64("shop.remaining", reservation.Remaining))
+	if err := validReservation(reservation, req); err != nil {
+		return order, err
+	}
+	span.AddEvent("stock reserved", slog.Int64("shop.remaining", reservation.Remaining), slog.Bool("shop.stock_taken", reservation.Taken))
 
+	ctx = context.WithoutCancel(ctx) // from here on, the checkout ends cleanly even if the client left
 	err = s.up.Orders.Do(ctx, http.MethodPost, "/orders", req.Scenario,
-		api.OrderRequest{IdempotencyKey: req.IdempotencyKey, SKU: req.SKU, Quantity: req.Quantity, UnitPriceCents: product.PriceCents}, &order)
+		api.OrderRequest{IdempotencyKey: req.IdempotencyKey, SKU: req.SKU, Quantity: req.Quantity,
+			UnitPriceCents: product.PriceCents, ReservedUntil: reservation.ExpiresAt}, &order)
+	if err == nil {
+		err = validOrder(order, req)
+	}
 	if err != nil {
+		if reservation.Taken && notStored(err) {
+			s.settle(ctx, req, "release")
+		}
 		return order, fromUpstream(err)
 	}
 	span.SetAttributes(slog.Int64("shop.order_id", order.OrderID), slog.Int64("shop.total_cents", order.TotalCents))
+	if reservation.State != api.Confirmed {
+		s.settle(ctx, req, "confirm")
+	}
 	return order, nil
+}
+
+// notStored reports whether a failed call to store an order certainly stored nothing: orders answered
+// with a refusal, or could not be reached at all. A call that broke off midway may have stored it.
+func notStored(err error) bool {
+	var se *upstream.StatusError
+	return errors.As(err, &se) || upstream.NotSent(err)
+}
+
+// settle confirms or releases the checkout's reservation (action is "confirm" or "release"). It only
+// logs a failure: the checkout's answer stands, and inventory's expiry sweep settles what is left held.
+func (s *Service) settle(ctx context.Context, req checkout, action string) {
+	ctx, span := s.tel.Start(ctx, action+" reservation", slog.String("shop.idempotency_key", req.IdempotencyKey))
+	var res api.Reservation
+	err := s.up.Inventory.Do(ctx, http.MethodPost, "/reservations/"+req.IdempotencyKey+"/"+action, req.Scenario, nil, &res)
+	span.End(err)
+	if err != nil {
+		s.logger.WarnContext(ctx, "reservation left to inventory's expiry sweep", "action", action,
+			"idempotency_key", req.IdempotencyKey, "error", err.Error())
+	}
 }
 
 // price asks catalog for the product. In the fan-out scenario it first lists the catalog and then

@@ -11,5 +11,7 @@ func (s *Service) Routes() []server.Route {
 	return []server.Route{
 		{Method: http.MethodGet, Path: "/stock/:sku", Handler: s.getStock},
 		{Method: http.MethodPost, Path: "/reservations", Handler: s.createReservation},
+		{Method: http.MethodPost, Path: "/reservations/:id/confirm", Handler: s.confirmReservation},
+		{Method: http.MethodPost, Path: "/reservations/:id/release", Handler: s.releaseReservation},
 	}
 }

@@ -91,17 +91,37 @@ func validateOrder(req api.OrderRequest) error {
 		return apierror.New(http.StatusBadRequest, "invalid_field", "sku must be lower-case letters, digits and dashes")
 	case req.Quantity < 1 || req.Quantity > api.MaxQuantity:
 		return apierror.Newf(http.StatusBadRequest, "invalid_quantity", "quantity must be between 1 and %d", api.MaxQuantity)
-	case req.UnitPriceCents < 1 || req.UnitPriceCents > 1_000_000_00:
-		return apierror.New(http.StatusBadRequest, "invalid_field", "unit_price_cents must be between 1 and 100000000")
+	case req.UnitPriceCents < 1 || req.UnitPriceCents > api.MaxPriceCents:
+		return apierror.Newf(http.StatusBadRequest, "invalid_field", "unit_price_cents must be between 1 and %d", api.MaxPriceCents)
+	case req.ReservedUntil.IsZero():
+		return apierror.New(http.StatusBadRequest, "missing_field", `field "reserved_until" is required: when the order's stock reservation expires`)
 	}
 	return nil
 }
 
+// errReservationExpired refuses a new order whose stock reservation has expired: inventory may have
+// given that stock back already, so storing the order could sell what is no longer held.
+var errReservationExpired = apierror.New(http.StatusConflict, "reservation_expired",
+	"the stock reservation of this checkout has expired; checking out again reserves anew")
+
 // store inserts the order unless its idempotency key is known, and returns the stored order either way.
+// A new order is stored only before its reservation expires (see errReservationExpired).
 func (s *Service) store(ctx context.Context, req api.OrderRequest) (order api.Order, replayed bool, err error) {
 	ctx, span := s.tel.Start(ctx, "store order",
 		slog.String("shop.sku", req.SKU), slog.Int64("shop.quantity", req.Quantity))
 	defer func() { span.End(apierror.ServerFault(err)) }()
+
+	if !time.Now().Before(req.ReservedUntil) {
+		order, err := s.find(ctx, "idempotency_key", req.IdempotencyKey)
+		switch {
+		case errors.Is(err, sql.ErrNoRows):
+			span.AddEvent("reservation expired")
+			return order, false, errReservationExpired
+		case err != nil:
+			return order, false, fmt.Errorf("read order %q: %w", req.IdempotencyKey, err)
+		}
+		// Stored in time by an earlier try: answer it as any replay.
+	}
 
 	total := req.Quantity * req.UnitPriceCents
 	result, err := s.db.Exec(ctx,
@@ -151,6 +171,21 @@ func (s *Service) getOrder(c echo.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("get order %d: %w", id, err)
+	}
+	return c.JSON(http.StatusOK, o)
+}
+
+func (s *Service) getOrderByKey(c echo.Context) error {
+	key := c.Param("key")
+	if !api.ValidKey(key) {
+		return apierror.Newf(http.StatusBadRequest, "invalid_idempotency_key", "%q is not an idempotency key (1-128 letters, digits, '.', '_', ':' or '-')", key)
+	}
+	o, err := s.find(c.Request().Context(), "idempotency_key", key)
+	if errors.Is(err, sql.ErrNoRows) {
+		return apierror.Newf(http.StatusNotFound, "order_not_found", "no order with idempotency key %q", key)
+	}
+	if err != nil {
+		return fmt.Errorf("get order by key %q: %w", key, err)
 	}
 	return c.JSON(http.StatusOK, o)
 }

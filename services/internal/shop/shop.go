@@ -16,8 +16,9 @@ var (
 	Gateway   = app.Spec{Service: "gateway", Build: gateway.Build} // keeps no database
 )
 
-// Services are the four, in the order they start: the gateway last, once its upstreams listen.
-var Services = []app.Spec{Catalog, Inventory, Orders, Gateway}
+// Services are the four, in the order they start: each after the services it calls (inventory asks
+// orders about reservations no checkout settled; the gateway calls the other three).
+var Services = []app.Spec{Catalog, Orders, Inventory, Gateway}
 
 // Spec returns the service of that name.
 func Spec(name string) (app.Spec, bool) {

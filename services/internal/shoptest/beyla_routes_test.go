@@ -6,6 +6,7 @@ import (
 	"slices"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -46,14 +47,14 @@ func beylaPatterns(t *testing.T) []string {
 // Beyla's route patterns are exactly the routes the services declare, so its spans and metrics carry
 // the same http.route as the shop's own metrics and the SDK's spans.
 func TestBeylaRoutePatternsEqualTheServicesRoutes(t *testing.T) {
-	gw, err := gateway.New(gateway.Upstreams{}, nil, prometheus.NewRegistry(), "test", "http://grafana")
+	gw, err := gateway.New(gateway.Upstreams{}, nil, prometheus.NewRegistry(), nil, "test", "http://grafana")
 	if err != nil {
 		t.Fatal(err)
 	}
 	all := [][]server.Route{
 		gw.Routes(),
 		catalog.New(nil, nil, prometheus.NewRegistry()).Routes(),
-		inventory.New(nil, nil, prometheus.NewRegistry()).Routes(),
+		inventory.New(nil, nil, prometheus.NewRegistry(), nil, time.Minute).Routes(),
 		orders.New(nil, nil, prometheus.NewRegistry()).Routes(),
 	}
 	declared := []string{server.HealthPath, server.MetricsPath}

@@ -210,6 +210,10 @@ func TestBadCheckoutsGetA4xxAndStoreNothing(t *testing.T) {
 		{"body over 64 KiB", jsonType, `{"sku":"ceramic-mug","quantity":1,"idempotency_key":"` + strings.Repeat("k", 64<<10) + `"}`, 413, "body_too_large"},
 		{"form content type", "application/x-www-form-urlencoded", `sku=ceramic-mug&quantity=1`, 415, "unsupported_media_type"},
 		{"no content type", "", `{"sku":"ceramic-mug","quantity":1}`, 415, "unsupported_media_type"},
+		{"duplicate key", jsonType, `{"sku":"ceramic-mug","quantity":-1,"quantity":1}`, 400, "duplicate_field"},
+		{"duplicate key, same value", jsonType, `{"sku":"ceramic-mug","quantity":1,"sku":"ceramic-mug"}`, 400, "duplicate_field"},
+		{"key in another case", jsonType, `{"SKU":"ceramic-mug","QUANTITY":1}`, 400, "unknown_field"},
+		{"one key in another case", jsonType, `{"sku":"ceramic-mug","Quantity":1}`, 400, "unknown_field"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -245,7 +249,18 @@ func TestBadRequestsToTheDownstreamServices(t *testing.T) {
 		{"inventory", "POST", "/reservations", `{"reservation_id":"r3","sku":"ceramic-mug","quantity":1}`, http.Header{"X-Scenario": {"chaos"}}, 400, "unknown_scenario"},
 		{"inventory", "GET", "/stock/Bad_SKU", ``, nil, 400, "invalid_sku"},
 		{"inventory", "GET", "/stock/tea-pot", ``, nil, 404, "product_not_found"},
+		{"inventory", "POST", "/reservations", `{"reservation_id":"r4","reservation_id":"r5","sku":"ceramic-mug","quantity":1}`, nil, 400, "duplicate_field"},
+		{"inventory", "POST", "/reservations", `{"Reservation_ID":"r4","sku":"ceramic-mug","quantity":1}`, nil, 400, "unknown_field"},
+		{"inventory", "POST", "/reservations/nope/confirm", ``, nil, 404, "reservation_not_found"},
+		{"inventory", "POST", "/reservations/nope/release", ``, nil, 404, "reservation_not_found"},
+		{"inventory", "POST", "/reservations/" + strings.Repeat("k", 129) + "/confirm", ``, nil, 400, "invalid_reservation_id"},
 		{"orders", "POST", "/orders", `{"idempotency_key":"k","sku":"ceramic-mug","quantity":1}`, nil, 400, "invalid_field"},
+		{"orders", "POST", "/orders", `{"idempotency_key":"k","sku":"ceramic-mug","quantity":1,"unit_price_cents":100}`, nil, 400, "missing_field"},
+		{"orders", "POST", "/orders", `{"idempotency_key":"k","sku":"ceramic-mug","quantity":1,"unit_price_cents":100,"reserved_until":"soon"}`, nil, 400, "invalid_json"},
+		{"orders", "POST", "/orders", `{"idempotency_key":"k","sku":"ceramic-mug","quantity":1,"unit_price_cents":100,"reserved_until":"2001-01-01T00:00:00Z"}`, nil, 409, "reservation_expired"},
+		{"orders", "POST", "/orders", `{"idempotency_key":"k","idempotency_key":"k","sku":"ceramic-mug","quantity":1}`, nil, 400, "duplicate_field"},
+		{"orders", "GET", "/orders/by-key/nope", ``, nil, 404, "order_not_found"},
+		{"orders", "GET", "/orders/by-key/" + strings.Repeat("k", 129), ``, nil, 400, "invalid_idempotency_key"},
 		{"orders", "POST", "/orders", `not json`, nil, 400, "invalid_json"},
 		{"orders", "GET", "/orders/abc", ``, nil, 400, "invalid_order_id"},
 		{"orders", "GET", "/orders/999999", ``, nil, 404, "order_not_found"},
@@ -286,10 +301,16 @@ func TestUnreachableUpstreamIs502NamingIt(t *testing.T) {
 			}
 			defer func() { cancel(); gw.Wait() }()
 
+			before := stock(t, shop, "ceramic-mug")
 			status, data := Post(t, "http://"+gw.Addr+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
 			var body struct{ Error, Message string }
 			if json.Unmarshal(data, &body) != nil || status != 502 || body.Error != "upstream_unreachable" || !strings.Contains(body.Message, down) {
 				t.Fatalf("checkout with %s down = %d %s; want 502 upstream_unreachable naming %s", down, status, data, down)
+			}
+			// With orders down the stock was reserved, then released: nothing is held for an order that
+			// could not be stored.
+			if after := stock(t, shop, "ceramic-mug"); after != before {
+				t.Fatalf("checkout with %s down changed the stock from %d to %d", down, before, after)
 			}
 		})
 	}
@@ -320,7 +341,7 @@ func TestSameIdempotencyKeyStoresOneOrder(t *testing.T) {
 func TestConcurrentCheckoutsWithOneKeyStoreOneOrder(t *testing.T) {
 	shop := Start(t, Options{})
 	before := stock(t, shop, "pour-over-kettle")
-	const n = 16
+	const n = 200
 	answers := make([]checkoutAnswer, n)
 	statuses := make([]int, n)
 	errs := make([]error, n)

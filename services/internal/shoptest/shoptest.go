@@ -38,14 +38,14 @@ func Spec(service string) app.Spec {
 	return spec
 }
 
-// Start starts catalog, inventory, orders and then the gateway pointing at them, and stops them all
-// when the test ends.
+// Start starts the four services in shop.Services' order, each pointing at its upstreams, and stops
+// them all when the test ends.
 func Start(tb testing.TB, opts Options) *Shop {
 	tb.Helper()
 	if opts.DataDir == "" {
 		opts.DataDir = tb.TempDir()
 	}
-	shop := &Shop{URL: map[string]string{}, DataDir: opts.DataDir, logs: map[string]*Log{}}
+	s := &Shop{URL: map[string]string{}, DataDir: opts.DataDir, logs: map[string]*Log{}}
 	type running struct {
 		inst *app.Instance
 		stop context.CancelFunc
@@ -61,13 +61,13 @@ func Start(tb testing.TB, opts Options) *Shop {
 			}
 		}
 	})
-	for _, service := range []string{"catalog", "inventory", "orders", "gateway"} {
-		env := map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": opts.DataDir, "LOG_LEVEL": "debug"}
+	for _, spec := range shop.Services {
+		service := spec.Service
+		// Each service's upstreams listen already: shop.Services is in start order.
+		env := map[string]string{"ADDR": "127.0.0.1:0", "DATA_DIR": opts.DataDir, "LOG_LEVEL": "debug",
+			"CATALOG_URL": s.URL["catalog"], "INVENTORY_URL": s.URL["inventory"], "ORDERS_URL": s.URL["orders"]}
 		for k, v := range opts.Env {
 			env[k] = v
-		}
-		if service == "gateway" {
-			env["CATALOG_URL"], env["INVENTORY_URL"], env["ORDERS_URL"] = shop.URL["catalog"], shop.URL["inventory"], shop.URL["orders"]
 		}
 		var tel *telemetry.Telemetry
 		if opts.Telemetry != nil {
@@ -75,16 +75,16 @@ func Start(tb testing.TB, opts Options) *Shop {
 		}
 		log := &Log{}
 		ctx, stop := context.WithCancel(context.Background())
-		inst, err := app.Start(ctx, Spec(service), func(k string) string { return env[k] }, log, tel)
+		inst, err := app.Start(ctx, spec, func(k string) string { return env[k] }, log, tel)
 		if err != nil {
 			stop()
 			tb.Fatalf("start %s: %v", service, err)
 		}
 		started = append(started, running{inst, stop})
-		shop.URL[service] = "http://" + inst.Addr
-		shop.logs[service] = log
+		s.URL[service] = "http://" + inst.Addr
+		s.logs[service] = log
 	}
-	return shop
+	return s
 }
 
 // Log returns what the service has logged so far.

@@ -116,7 +116,7 @@ func TestCheckoutIsOneConnectedTraceAcrossFourServices(t *testing.T) {
 	if status != 201 || a.TraceID != traceID {
 		t.Fatalf("checkout = %d %+v; want 201 with trace_id %s", status, a, traceID)
 	}
-	spans := traceSpans(t, rec, traceID, 18)
+	spans := traceSpans(t, rec, traceID, 25)
 	services := map[string]bool{}
 	ids := map[trace.SpanID]bool{}
 	for _, s := range spans {
@@ -154,6 +154,7 @@ func TestCheckoutIsOneConnectedTraceAcrossFourServices(t *testing.T) {
 		t.Errorf("checkout span events = %v; want priced and stock reserved", checkoutSpan.Events())
 	}
 	price := tr.child(t, checkoutSpan, kindName("gateway", trace.SpanKindInternal, "price lookup"), "price lookup span")
+	confirm := tr.child(t, checkoutSpan, kindName("gateway", trace.SpanKindInternal, "confirm reservation"), "confirm reservation span")
 
 	// gateway CLIENT -> service SERVER -> business span -> SQL spans
 	hops := []struct {
@@ -165,6 +166,7 @@ func TestCheckoutIsOneConnectedTraceAcrossFourServices(t *testing.T) {
 		{price, "/products/ceramic-mug", "catalog", "GET /products/:sku", "", []string{"SELECT products"}},
 		{checkoutSpan, "/reservations", "inventory", "POST /reservations", "reserve stock", []string{"SELECT reservations", "UPDATE stock", "INSERT reservations", "SELECT stock"}},
 		{checkoutSpan, "/orders", "orders", "POST /orders", "store order", []string{"INSERT orders", "SELECT orders"}},
+		{confirm, "/confirm", "inventory", "POST /reservations/:id/confirm", "confirm reservation", []string{"SELECT reservations", "UPDATE reservations", "SELECT stock"}},
 	}
 	for _, h := range hops {
 		client := tr.child(t, h.parent, clientTo(h.path), "CLIENT span to "+h.path)

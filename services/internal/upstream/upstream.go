@@ -1,12 +1,15 @@
-// Package upstream is the gateway's JSON client for the other services.
+// Package upstream is the JSON client a service calls another with: the gateway its three upstreams,
+// inventory orders.
 package upstream
 
 import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"time"
 
@@ -21,7 +24,7 @@ type Client struct {
 	http    *http.Client
 }
 
-// NewTransport returns the connection pool the gateway shares between its upstreams.
+// NewTransport returns the connection pool a service shares between its upstreams.
 func NewTransport() *http.Transport {
 	t := http.DefaultTransport.(*http.Transport).Clone()
 	t.MaxIdleConnsPerHost = 64 // the fan-out scenario opens several connections to catalog at once
@@ -92,4 +95,12 @@ func (c *Client) Do(ctx context.Context, method, path string, sc scenario.Name, 
 		}
 	}
 	return nil
+}
+
+// NotSent reports whether err is a call's failure to reach its upstream at all: no connection could
+// be made, so the upstream cannot have acted on the request. Any other failure (a connection broken
+// off, a timeout) leaves open whether it did.
+func NotSent(err error) bool {
+	var opErr *net.OpError
+	return errors.As(err, &opErr) && opErr.Op == "dial"
 }

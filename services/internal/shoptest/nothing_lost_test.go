@@ -1,0 +1,486 @@
+package shoptest
+
+import (
+	"bufio"
+	"context"
+	"database/sql"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math/rand/v2"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/zerocodelab/lab/services/internal/app"
+)
+
+// waitFor polls cond until it holds or timeout passes.
+func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s: not within %v", what, timeout)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// reserve posts to inventory's /reservations and returns the status and the reservation.
+func reserve(t *testing.T, shop *Shop, id, sku string, qty int) (int, map[string]any) {
+	t.Helper()
+	status, data := Post(t, shop.URL["inventory"]+"/reservations", jsonType,
+		fmt.Sprintf(`{"reservation_id":%q,"sku":%q,"quantity":%d}`, id, sku, qty), nil)
+	var res map[string]any
+	if err := json.Unmarshal(data, &res); err != nil {
+		t.Fatalf("reservation %s: answer %d is not JSON: %q", id, status, data)
+	}
+	return status, res
+}
+
+// settleReservation posts to inventory's /reservations/:id/<action> and returns status and error code.
+func settleReservation(t *testing.T, shop *Shop, id, action string) (int, string) {
+	t.Helper()
+	status, data := Post(t, shop.URL["inventory"]+"/reservations/"+id+"/"+action, "", "", nil)
+	var body struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal(data, &body)
+	return status, body.Error
+}
+
+// order stores an order for a reservation directly at orders, as the gateway would.
+func order(t *testing.T, shop *Shop, key, sku string, qty int, reservedUntil string) (int, string) {
+	t.Helper()
+	status, data := Post(t, shop.URL["orders"]+"/orders", jsonType,
+		fmt.Sprintf(`{"idempotency_key":%q,"sku":%q,"quantity":%d,"unit_price_cents":100,"reserved_until":%q}`, key, sku, qty, reservedUntil), nil)
+	var body struct {
+		Error string `json:"error"`
+	}
+	json.Unmarshal(data, &body)
+	return status, body.Error
+}
+
+// Reservations are held until confirmed, released, or expired; a retry by id finds its reservation
+// while it is held, and reserves again once it was released.
+func TestReservationIsHeldUntilConfirmedReleasedOrExpired(t *testing.T) {
+	shop := Start(t, Options{Env: map[string]string{"RESERVATION_TTL": "1s"}})
+	const sku = "hand-grinder"
+	initial := stock(t, shop, sku)
+
+	status, res := reserve(t, shop, "held-1", sku, 2)
+	if status != 201 || res["state"] != "held" || res["taken"] != true {
+		t.Fatalf("first reservation = %d %v; want 201, held, taken", status, res)
+	}
+	status, res = reserve(t, shop, "held-1", sku, 2)
+	if status != 200 || res["state"] != "held" || res["taken"] != false {
+		t.Fatalf("the same reservation again = %d %v; want 200, held, not taken", status, res)
+	}
+	if got := stock(t, shop, sku); got != initial-2 {
+		t.Fatalf("stock = %d after one reservation of 2 made twice; want %d", got, initial-2)
+	}
+
+	// Confirmed: an order holds the stock for good; it can no longer be released.
+	reserve(t, shop, "confirm-1", sku, 1)
+	if status, code := settleReservation(t, shop, "confirm-1", "confirm"); status != 200 {
+		t.Fatalf("confirm = %d %s", status, code)
+	}
+	if status, _ := settleReservation(t, shop, "confirm-1", "confirm"); status != 200 {
+		t.Fatalf("confirm again = %d; want 200 (idempotent)", status)
+	}
+	if status, code := settleReservation(t, shop, "confirm-1", "release"); status != 409 || code != "reservation_confirmed" {
+		t.Fatalf("release of a confirmed reservation = %d %s; want 409 reservation_confirmed", status, code)
+	}
+
+	// Released: the stock goes back, once; it can no longer be confirmed; a retry reserves again.
+	reserve(t, shop, "release-1", sku, 3)
+	for range 2 {
+		if status, code := settleReservation(t, shop, "release-1", "release"); status != 200 {
+			t.Fatalf("release = %d %s; want 200, twice", status, code)
+		}
+	}
+	if status, code := settleReservation(t, shop, "release-1", "confirm"); status != 409 || code != "reservation_released" {
+		t.Fatalf("confirm of a released reservation = %d %s; want 409 reservation_released", status, code)
+	}
+	if got := stock(t, shop, sku); got != initial-2-1 {
+		t.Fatalf("stock = %d after releasing 3; want %d", got, initial-2-1)
+	}
+
+	// Never settled, but orders has its order (the gateway died in between): the sweep confirms it.
+	_, res = reserve(t, shop, "recover-1", sku, 4)
+	if status, code := order(t, shop, "recover-1", sku, 4, res["expires_at"].(string)); status != 201 {
+		t.Fatalf("order for recover-1 = %d %s", status, code)
+	}
+
+	// Past the TTL, held-1 (no order) goes back to stock and recover-1 is confirmed.
+	waitFor(t, "the sweep settles held-1 and recover-1", 10*time.Second, func() bool {
+		return shop.Metric(t, "inventory", "shop_stock_reservations_held", nil) == 0
+	})
+	if got, want := stock(t, shop, sku), initial-1-4; got != want {
+		t.Fatalf("stock after the sweep = %d; want %d (held-1's 2 back, recover-1's 4 kept)", got, want)
+	}
+	for outcome, want := range map[string]float64{"expired": 1, "recovered": 1, "confirmed": 1, "released": 1} {
+		if got := shop.Metric(t, "inventory", "shop_stock_reservations_settled_total", map[string]string{"outcome": outcome}); got != want {
+			t.Errorf("reservations settled %s = %v; want %v", outcome, got, want)
+		}
+	}
+	// An order for an expired reservation is refused: its stock may be gone.
+	if status, code := order(t, shop, "held-1", sku, 2, res["expires_at"].(string)); status != 409 || code != "reservation_expired" {
+		t.Fatalf("order after the reservation expired = %d %s; want 409 reservation_expired", status, code)
+	}
+	// recover-1's order was stored in time: asking again answers it.
+	if status, code := order(t, shop, "recover-1", sku, 4, res["expires_at"].(string)); status != 201 {
+		t.Fatalf("replay of recover-1's order after expiry = %d %s; want 201", status, code)
+	}
+	// After its expiry, a retry reserves again.
+	if status, res := reserve(t, shop, "held-1", sku, 2); status != 201 || res["taken"] != true {
+		t.Fatalf("held-1 after it expired = %d %v; want 201, taken again", status, res)
+	}
+}
+
+// Clients giving up at every point of a checkout leave no server error anywhere, and once the TTL
+// has passed every unit of stock is either back or sold.
+func TestClientsGivingUpLeaveNoServerErrorAndNoLeak(t *testing.T) {
+	shop := Start(t, Options{Env: map[string]string{"RESERVATION_TTL": "1s"}})
+	const sku, n = "espresso-beans", 200
+	initial := stock(t, shop, sku)
+	lone := loneCheckout(t, shop, sku)
+
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	gaveUp := 0
+	for i := range n {
+		wg.Go(func() {
+			// Clients leave before, during and after the reservation and the order: a third stays,
+			// the others leave after 1 ms to three times a lone checkout's time; a quarter are slow
+			// (inventory waits 300 ms), and those leave before, during or after that wait.
+			time.Sleep(time.Duration(i) * 2 * time.Millisecond)
+			timeout := time.Duration(1+rand.Int64N(int64(3*lone))) + time.Millisecond
+			scenario := "normal"
+			if i%4 == 0 {
+				scenario, timeout = "slow", time.Duration(150+rand.IntN(250))*time.Millisecond+2*lone
+			}
+			if i%3 == 0 {
+				timeout = time.Minute
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), timeout)
+			defer cancel()
+			req, _ := http.NewRequestWithContext(ctx, http.MethodPost, shop.URL["gateway"]+"/api/checkout",
+				strings.NewReader(fmt.Sprintf(`{"sku":%q,"quantity":1,"scenario":%q}`, sku, scenario)))
+			req.Header.Set("Content-Type", jsonType)
+			resp, err := http.DefaultClient.Do(req)
+			if err != nil {
+				mu.Lock()
+				gaveUp++
+				mu.Unlock()
+				return
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		})
+	}
+	wg.Wait()
+	if gaveUp < n/4 {
+		t.Fatalf("only %d of %d clients gave up: the test did not test giving up", gaveUp, n)
+	}
+	// Some clients left before the gateway read their request; the others are all counted once the
+	// count stops moving.
+	var counted float64
+	waitFor(t, "the gateway's count of checkouts settles", 10*time.Second, func() bool {
+		was := counted
+		time.Sleep(300 * time.Millisecond)
+		counted = shop.Metric(t, "gateway", "shop_http_requests_total", map[string]string{"route": "/api/checkout"})
+		return counted == was && counted >= n-float64(gaveUp)
+	})
+	waitFor(t, "no reservation is held", 10*time.Second, func() bool {
+		return shop.Metric(t, "inventory", "shop_stock_reservations_held", nil) == 0
+	})
+
+	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
+		for _, code := range []string{"500", "502", "503", "504"} {
+			if got := shop.Metric(t, service, "shop_http_requests_total", map[string]string{"status": code}); got != 0 {
+				t.Errorf("%s counted %v requests with status %s; clients leaving are not server failures", service, got, code)
+			}
+		}
+		for _, line := range shop.Log(service).Lines() {
+			if strings.Contains(line, `"level":"ERROR"`) {
+				t.Errorf("%s logged an error: %s", service, line)
+			}
+		}
+	}
+	if got := shop.Metric(t, "gateway", "shop_http_requests_total", map[string]string{"route": "/api/checkout", "status": "499"}); got == 0 {
+		t.Errorf("the gateway counted no 499 though %d clients left", gaveUp)
+	}
+	if got := shop.Metric(t, "gateway", "shop_checkouts_total", map[string]string{"outcome": "internal"}); got != 0 {
+		t.Errorf("the gateway counted %v checkouts as internal failures", got)
+	}
+	assertNoLeak(t, shop, map[string]int64{sku: initial})
+	t.Logf("%d of %d clients gave up; %v orders stored", gaveUp, n, shop.Metric(t, "orders", "shop_orders_total", map[string]string{"outcome": "created"}))
+}
+
+// loneCheckout returns the median time of a checkout with nothing else running.
+func loneCheckout(t *testing.T, shop *Shop, sku string) time.Duration {
+	t.Helper()
+	times := make([]time.Duration, 5)
+	for i := range times {
+		start := time.Now()
+		if status, a := checkout(t, shop, fmt.Sprintf(`{"sku":%q,"quantity":1}`, sku), nil); status != 201 {
+			t.Fatalf("checkout = %d %+v", status, a)
+		}
+		times[i] = time.Since(start)
+	}
+	slices.Sort(times)
+	return times[len(times)/2]
+}
+
+// assertNoLeak checks, in the services' own files, that every unit of stock taken since initial is
+// sold: available plus the confirmed reservations equals the initial stock, nothing is held, and the
+// confirmed reservations and the orders are the same set, key for key.
+func assertNoLeak(t *testing.T, shop *Shop, initial map[string]int64) {
+	t.Helper()
+	inv := openRO(t, shop, "inventory")
+	ord := openRO(t, shop, "orders")
+	for sku, was := range initial {
+		var available, confirmed, held int64
+		query(t, inv, `SELECT available FROM stock WHERE sku = ?`, []any{sku}, &available)
+		query(t, inv, `SELECT coalesce(sum(quantity), 0) FROM reservations WHERE sku = ? AND state = 'confirmed'`, []any{sku}, &confirmed)
+		query(t, inv, `SELECT count(*) FROM reservations WHERE sku = ? AND state = 'held'`, []any{sku}, &held)
+		if available+confirmed != was || held != 0 {
+			t.Errorf("%s: %d available + %d confirmed = %d, want %d; %d held", sku, available, confirmed, available+confirmed, was, held)
+		}
+	}
+	confirmed := keys(t, inv, `SELECT reservation_id || ' ' || sku || ' ' || quantity FROM reservations WHERE state = 'confirmed'`)
+	ordered := keys(t, ord, `SELECT idempotency_key || ' ' || sku || ' ' || quantity FROM orders`)
+	for k := range ordered {
+		if !confirmed[k] {
+			t.Errorf("order %s has no confirmed reservation", k)
+		}
+	}
+	for k := range confirmed {
+		if !ordered[k] {
+			t.Errorf("confirmed reservation %s has no order", k)
+		}
+	}
+}
+
+func openRO(t *testing.T, shop *Shop, service string) *sql.DB {
+	t.Helper()
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(shop.DataDir, service+".db")+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { db.Close() })
+	return db
+}
+
+func query(t *testing.T, db *sql.DB, q string, args []any, dest ...any) {
+	t.Helper()
+	if err := db.QueryRow(q, args...).Scan(dest...); err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+}
+
+func keys(t *testing.T, db *sql.DB, q string) map[string]bool {
+	t.Helper()
+	rows, err := db.Query(q)
+	if err != nil {
+		t.Fatalf("%s: %v", q, err)
+	}
+	defer rows.Close()
+	out := map[string]bool{}
+	for rows.Next() {
+		var k string
+		if err := rows.Scan(&k); err != nil {
+			t.Fatal(err)
+		}
+		out[k] = true
+	}
+	return out
+}
+
+// Clients that send their request too slowly are cut off by the read timeouts, while real checkouts
+// go through.
+func TestSlowClientsAreCutOffWhileCheckoutsSucceed(t *testing.T) {
+	shop := Start(t, Options{Env: map[string]string{"HTTP_READ_HEADER_TIMEOUT": "500ms", "HTTP_READ_TIMEOUT": "1s"}})
+	addr := strings.TrimPrefix(shop.URL["gateway"], "http://")
+	const slow = 150
+
+	cuts := make(chan cutOff, 2*slow)
+	var wg sync.WaitGroup
+	for i := range 2 * slow {
+		wg.Go(func() {
+			// Half send a body one byte at a time, half their headers.
+			head := "POST /api/checkout HTTP/1.1\r\nHost: shop\r\nContent-Type: application/json\r\nContent-Length: 40\r\n\r\n"
+			first, dribble := head, "{"
+			if i%2 == 1 {
+				first, dribble = "POST /api/checkout HTTP/1.1\r\n", "X"
+			}
+			cuts <- slowClient(addr, first, dribble)
+		})
+	}
+	var ok sync.WaitGroup
+	statuses := make([]int, 50)
+	for i := range statuses {
+		ok.Go(func() {
+			time.Sleep(time.Duration(i) * 10 * time.Millisecond)
+			statuses[i], _, _ = Send(shop.URL["gateway"]+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
+		})
+	}
+	ok.Wait()
+	for i, s := range statuses {
+		if s != 201 {
+			t.Errorf("checkout %d beside the slow clients = %d; want 201", i, s)
+		}
+	}
+	wg.Wait()
+	close(cuts)
+	var slowest time.Duration
+	answers := map[string]int{}
+	for c := range cuts {
+		slowest = max(slowest, c.after)
+		answers[c.answer]++
+	}
+	if slowest > 4*time.Second {
+		t.Errorf("the slowest slow client was cut off after %v; want about the 1 s read timeout", slowest)
+	}
+	t.Logf("%d slow clients, all cut off within %v; what they read: %v", 2*slow, slowest, answers)
+}
+
+// cutOff is how a slow client ended: after how long, and the status line it read (or how it was closed).
+type cutOff struct {
+	after  time.Duration
+	answer string
+}
+
+// slowClient sends first, then one byte of dribble every 200 ms, until the server cuts it off (or
+// 10 s pass).
+func slowClient(addr, first, dribble string) (c cutOff) {
+	start := time.Now()
+	conn, err := net.Dial("tcp", addr)
+	if err != nil {
+		c.answer = "dial: " + err.Error()
+		return c
+	}
+	defer conn.Close()
+	closed := make(chan string, 1)
+	go func() {
+		conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+		line, err := bufio.NewReader(conn).ReadString('\n')
+		if line == "" && err != nil {
+			if errors.Is(err, io.EOF) {
+				line = "closed"
+			} else {
+				line = err.Error()
+			}
+		}
+		closed <- strings.TrimSpace(line)
+	}()
+	conn.Write([]byte(first))
+	tick := time.NewTicker(200 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case answer := <-closed:
+			c.after, c.answer = time.Since(start), answer
+			return c
+		case <-tick.C:
+			conn.Write([]byte(dribble))
+		}
+	}
+}
+
+// A catalog answering nonsense (null, a price of 0, another product) gets a 502, and no stock is reserved.
+func TestUnusableCatalogAnswersReserveNothing(t *testing.T) {
+	shop := Start(t, Options{})
+	for name, answer := range map[string]string{
+		"null":          `null`,
+		"price 0":       `{"sku":"ceramic-mug","name":"Mug","price_cents":0}`,
+		"negative":      `{"sku":"ceramic-mug","name":"Mug","price_cents":-5}`,
+		"other product": `{"sku":"hand-grinder","name":"Grinder","price_cents":4500}`,
+	} {
+		t.Run(name, func(t *testing.T) {
+			catalog := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				w.Header().Set("Content-Type", jsonType)
+				io.WriteString(w, answer)
+			}))
+			defer catalog.Close()
+			env := map[string]string{"ADDR": "127.0.0.1:0", "CATALOG_URL": catalog.URL, "INVENTORY_URL": shop.URL["inventory"], "ORDERS_URL": shop.URL["orders"]}
+			ctx, cancel := context.WithCancel(context.Background())
+			gw, err := app.Start(ctx, Spec("gateway"), func(k string) string { return env[k] }, &Log{}, nil)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer func() { cancel(); gw.Wait() }()
+
+			before := stock(t, shop, "ceramic-mug")
+			reservations := shop.Metric(t, "inventory", "shop_stock_reservations_total", nil)
+			status, data := Post(t, "http://"+gw.Addr+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
+			if status != 502 || !strings.Contains(string(data), "upstream_error") {
+				t.Fatalf("checkout with the catalog answering %s = %d %s; want 502 upstream_error", answer, status, data)
+			}
+			if after := stock(t, shop, "ceramic-mug"); after != before {
+				t.Errorf("stock went from %d to %d", before, after)
+			}
+			if after := shop.Metric(t, "inventory", "shop_stock_reservations_total", nil); after != reservations {
+				t.Errorf("inventory was asked for %v reservations; want none", after-reservations)
+			}
+		})
+	}
+}
+
+// 1,000 checkouts at once, each with its own key, for a product with 300 left: exactly 300 are sold.
+func TestConcurrentKeysNeverOversell(t *testing.T) {
+	shop := Start(t, Options{})
+	const sku, left, buyers = "paper-filters", 300, 1000
+	db, err := sql.Open("sqlite", "file:"+filepath.Join(shop.DataDir, "inventory.db")+"?_pragma=busy_timeout(5000)")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := db.Exec(`UPDATE stock SET available = ? WHERE sku = ?`, left, sku); err != nil {
+		t.Fatal(err)
+	}
+	db.Close()
+
+	statuses := make([]int, buyers)
+	bodies := make([][]byte, buyers)
+	var wg sync.WaitGroup
+	start := make(chan struct{})
+	for i := range buyers {
+		wg.Go(func() {
+			<-start
+			// A checkout may time out inside the shop when a thousand queue for one SQLite file; the
+			// client then retries with its key, as a client should, until it is answered 201 or 409.
+			for range 5 {
+				statuses[i], bodies[i], _ = Send(shop.URL["gateway"]+"/api/checkout", jsonType,
+					fmt.Sprintf(`{"sku":%q,"quantity":1,"idempotency_key":"buyer-%d"}`, sku, i), nil)
+				if statuses[i] < 500 {
+					return
+				}
+			}
+		})
+	}
+	close(start)
+	wg.Wait()
+	count := map[int]int{}
+	for i, s := range statuses {
+		if count[s] == 0 && s != 201 && s != 409 {
+			t.Logf("first answer %d: %s", s, bodies[i])
+		}
+		count[s]++
+	}
+	if count[201] != left || count[409] != buyers-left {
+		t.Fatalf("answers = %v; want %d x 201 and %d x 409", count, left, buyers-left)
+	}
+	if got := stock(t, shop, sku); got != 0 {
+		t.Fatalf("stock left = %d; want 0", got)
+	}
+	assertNoLeak(t, shop, map[string]int64{sku: left})
+}
