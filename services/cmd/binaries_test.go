@@ -182,6 +182,8 @@ func TestBadConfigurationStopsAtStartNamingTheVariable(t *testing.T) {
 		{"orders", "LOG_LEVEL=chatty", "LOG_LEVEL"},
 		{"gateway", "ORDERS_URL=orders:8083", "ORDERS_URL"},
 		{"inventory", "ROUTE_PATTERN_HINT=perhaps", "ROUTE_PATTERN_HINT"},
+		{"inventory", "RESERVATION_TTL=forever", "RESERVATION_TTL"},
+		{"gateway", "HTTP_READ_TIMEOUT=0", "HTTP_READ_TIMEOUT"},
 	}
 	for _, tt := range tests {
 		cmd := exec.Command(filepath.Join(bin, tt.service))

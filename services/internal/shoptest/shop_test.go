@@ -2,12 +2,10 @@ package shoptest
 
 import (
 	"context"
-	"database/sql"
 	"encoding/json"
 	"fmt"
 	"net/http"
 	"os"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -62,17 +60,7 @@ func stock(tb testing.TB, shop *Shop, sku string) int64 {
 
 func countOrders(tb testing.TB, shop *Shop, key string) int {
 	tb.Helper()
-	// A second, read-only connection to the file the orders service owns: what is really stored.
-	db, err := sql.Open("sqlite", "file:"+filepath.Join(shop.DataDir, "orders.db")+"?mode=ro")
-	if err != nil {
-		tb.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(`SELECT count(*) FROM orders WHERE idempotency_key = ?`, key).Scan(&n); err != nil {
-		tb.Fatal(err)
-	}
-	return n
+	return CountOrders(tb, shop.DataDir, key)
 }
 
 func TestCheckoutScenarios(t *testing.T) {

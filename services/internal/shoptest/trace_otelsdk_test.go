@@ -3,6 +3,7 @@
 package shoptest
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -289,5 +290,36 @@ func TestFanoutCallsAreConcurrentSiblings(t *testing.T) {
 	}
 	if !overlap {
 		t.Error("no two fan-out lookups overlap in time: they did not run concurrently")
+	}
+}
+
+// A client that leaves during inventory's slow wait leaves SERVER and business spans that say so, none
+// marked as an error. The gateway's CLIENT span of the call it then cancels is marked by otelhttp,
+// which records every cancelled round trip as an error; the RED dashboards count SERVER spans.
+func TestClientGoneIsNotAnErrorInSpans(t *testing.T) {
+	shop, rec := recordedShop(t)
+	header, traceID := traceparent.New()
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond) // inventory waits 300 ms
+	defer cancel()
+	req, _ := http.NewRequestWithContext(ctx, http.MethodPost, shop.URL["gateway"]+"/api/checkout",
+		strings.NewReader(`{"sku":"ceramic-mug","quantity":1,"scenario":"slow"}`))
+	req.Header.Set("Content-Type", jsonType)
+	req.Header.Set("Traceparent", header)
+	if resp, err := http.DefaultClient.Do(req); err == nil {
+		resp.Body.Close()
+		t.Fatalf("the checkout answered %d before the client left", resp.StatusCode)
+	}
+	spans := traceSpans(t, rec, traceID, 6)
+	var server span
+	for _, s := range spans {
+		if s.SpanKind() != trace.SpanKindClient && s.Status().Code == codes.Error {
+			t.Errorf("%s has status Error %q: the client left, the server did not fail", s, s.Status().Description)
+		}
+		if s.service == "gateway" && s.SpanKind() == trace.SpanKindServer {
+			server = s
+		}
+	}
+	if server.ReadOnlySpan == nil || server.attr("http.status_code") != "499" {
+		t.Errorf("the gateway's SERVER span = %v; want http.status_code 499", server)
 	}
 }
