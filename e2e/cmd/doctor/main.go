@@ -1,7 +1,8 @@
 // Command doctor says what the eBPF agents of Zero-code Lab can do on this kernel: BTF, lockdown,
 // uprobes, kprobes, tracefs, bpffs, cgroup v2, root and capabilities, then a verdict per agent and
-// feature. It mounts securityfs read-only if it is missing (to read the lockdown mode; the agents read it
-// there too) and says so. It exits 1 only when no agent could produce a span here.
+// feature, and what a uprobe hit costs on this kernel (measured on a function of its own). It mounts
+// securityfs read-only if it is missing (to read the lockdown mode; the agents read it there too) and
+// says so. It exits 1 only when no agent could produce a span here.
 package main
 
 import (
@@ -31,6 +32,15 @@ func main() {
 	verdicts := doctor.Verdicts(facts)
 	fmt.Print(note)
 	doctor.Report(os.Stdout, facts, verdicts)
+	fmt.Println()
+	if facts.Root {
+		cost, err := doctor.MeasureProbeCost(20000, 5)
+		if err != nil {
+			fmt.Printf("uprobe cost: not measured here: %v\n", err)
+		} else {
+			cost.Report(os.Stdout)
+		}
+	}
 	if !facts.Root {
 		fmt.Println("\nNot root: what needs privileges is reported as unavailable; the agents run privileged in compose. Run as root for their view.")
 	}

@@ -1,0 +1,37 @@
+package main
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"testing"
+)
+
+// The doctor, built as make doctor builds it and run as root, measures the probe cost with probes that
+// really fire: its eBPF program counts one hit per probe per call.
+func TestDoctorMeasuresTheProbeCost(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("the doctor attaches uprobes only as root; make doctor and CI run it as root")
+	}
+	bin := filepath.Join(t.TempDir(), "doctor")
+	if out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	out, _ := exec.Command(bin).CombinedOutput() // exit 1 only says no agent works here
+	cost := regexp.MustCompile(`uprobe cost on this kernel: ([0-9.]+) µs per hit, ([0-9.]+) µs per entry and return`).FindSubmatch(out)
+	hits := regexp.MustCompile(`(\d+) of (\d+) hits counted`).FindSubmatch(out)
+	if cost == nil || hits == nil {
+		t.Fatalf("the doctor printed no probe cost:\n%s", out)
+	}
+	if string(hits[1]) != string(hits[2]) || string(hits[1]) == "0" {
+		t.Errorf("hits counted %s of %s: the probes did not fire once per call", hits[1], hits[2])
+	}
+	hit, _ := strconv.ParseFloat(string(cost[1]), 64)
+	pair, _ := strconv.ParseFloat(string(cost[2]), 64)
+	if hit <= 0 || pair <= hit {
+		t.Errorf("per hit %v µs, per pair %v µs: want a positive cost, larger for two probes", hit, pair)
+	}
+	t.Logf("%s", out)
+}

@@ -1,0 +1,224 @@
+package doctor
+
+import (
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/asm"
+	"github.com/cilium/ebpf/link"
+	"golang.org/x/arch/x86/x86asm"
+)
+
+// ProbeCost is what a uprobe hit costs on this kernel, measured on a tiny Go function of the doctor's
+// own: the same kind of probes the Go auto agent puts on the functions it instruments, one at the entry
+// and one on each return instruction (a Go function cannot take a return probe: its stack moves).
+type ProbeCost struct {
+	Calls          int           // calls per round
+	Rounds         int           // rounds per mode, interleaved
+	Plain          time.Duration // median time of one call without a probe
+	Entry          time.Duration // ... with a probe at the entry
+	EntryAndReturn time.Duration // ... with a probe at the entry and on its return
+	Probes         int           // probes attached in the entry-and-return mode: the entry and each RET
+	Hits           uint64        // hits counted by the eBPF program in the last entry-and-return round
+}
+
+// PerHit is the median cost of one probe hit: a call with the entry probe, less a plain call.
+func (c ProbeCost) PerHit() time.Duration { return c.Entry - c.Plain }
+
+// PerPair is the median cost of an entry and a return probe, as an instrumented function pays.
+func (c ProbeCost) PerPair() time.Duration { return c.EntryAndReturn - c.Plain }
+
+// probeTarget is the function the probes attach to. It must stay a function of its own.
+//
+//go:noinline
+func probeTarget(x uint64) uint64 { return x*2 + 1 }
+
+const probeTargetSymbol = "github.com/zerocodelab/lab/e2e/doctor.probeTarget"
+
+// MeasureProbeCost attaches uprobes to probeTarget in this very process and times calls rounds times
+// over for each mode (no probe, entry, entry and return), interleaved so that a noisy machine
+// disturbs every mode alike. It needs root and an amd64 kernel that allows uprobes.
+func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
+	if runtime.GOARCH != "amd64" {
+		return ProbeCost{}, fmt.Errorf("the return probe is placed on x86-64 RET instructions; this is %s", runtime.GOARCH)
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return ProbeCost{}, err
+	}
+	rets, err := returnOffsets(exe, probeTargetSymbol)
+	if err != nil {
+		return ProbeCost{}, err
+	}
+	counter, prog, err := countingProgram()
+	if err != nil {
+		return ProbeCost{}, err
+	}
+	defer counter.Close()
+	defer prog.Close()
+	ex, err := link.OpenExecutable(exe)
+	if err != nil {
+		return ProbeCost{}, fmt.Errorf("open %s: %w", exe, err)
+	}
+
+	cost := ProbeCost{Calls: calls, Rounds: rounds, Probes: 1 + len(rets)}
+	times := map[int][]time.Duration{}
+	for r := range rounds {
+		for i := range 3 {
+			mode := (i + r) % 3 // 0 plain, 1 entry, 2 entry and return
+			links, err := attach(ex, prog, mode, rets)
+			if err != nil {
+				return ProbeCost{}, err
+			}
+			if err := counter.Put(uint32(0), uint64(0)); err != nil {
+				closeAll(links)
+				return ProbeCost{}, fmt.Errorf("reset the hit counter: %w", err)
+			}
+			times[mode] = append(times[mode], timeCalls(calls))
+			if mode == 2 {
+				if err := counter.Lookup(uint32(0), &cost.Hits); err != nil {
+					closeAll(links)
+					return ProbeCost{}, fmt.Errorf("read the hit counter: %w", err)
+				}
+			}
+			closeAll(links)
+		}
+	}
+	cost.Plain, cost.Entry, cost.EntryAndReturn = median(times[0]), median(times[1]), median(times[2])
+	return cost, nil
+}
+
+// timeCalls returns the time of one call of probeTarget, averaged over n calls.
+func timeCalls(n int) time.Duration {
+	var sink uint64
+	start := time.Now()
+	for i := range n {
+		sink += probeTarget(uint64(i))
+	}
+	elapsed := time.Since(start)
+	if sink == 1 { // never true: keeps the loop's result alive
+		fmt.Fprint(os.Stderr, "")
+	}
+	return elapsed / time.Duration(n)
+}
+
+func attach(ex *link.Executable, prog *ebpf.Program, mode int, rets []uint64) ([]link.Link, error) {
+	var offsets []uint64
+	switch mode {
+	case 1:
+		offsets = []uint64{0}
+	case 2:
+		offsets = append([]uint64{0}, rets...)
+	}
+	var links []link.Link
+	for _, off := range offsets {
+		l, err := ex.Uprobe(probeTargetSymbol, prog, &link.UprobeOptions{Offset: off})
+		if err != nil {
+			closeAll(links)
+			return nil, fmt.Errorf("attach a uprobe at %s+%d: %w", probeTargetSymbol, off, err)
+		}
+		links = append(links, l)
+	}
+	return links, nil
+}
+
+func closeAll(links []link.Link) {
+	for _, l := range links {
+		l.Close()
+	}
+}
+
+// countingProgram returns an eBPF program that adds one to slot 0 of an array map at every hit: the
+// smallest useful work, so that what is measured is the trap into the kernel and back.
+func countingProgram() (*ebpf.Map, *ebpf.Program, error) {
+	counter, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.Array, KeySize: 4, ValueSize: 8, MaxEntries: 1})
+	if err != nil {
+		return nil, nil, fmt.Errorf("create the hit counter map: %w", err)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:    "probe_cost",
+		Type:    ebpf.Kprobe, // uprobes take kprobe programs
+		License: "GPL",
+		Instructions: asm.Instructions{
+			asm.StoreImm(asm.RFP, -4, 0, asm.Word), // key = 0
+			asm.Mov.Reg(asm.R2, asm.RFP),
+			asm.Add.Imm(asm.R2, -4),
+			asm.LoadMapPtr(asm.R1, counter.FD()),
+			asm.FnMapLookupElem.Call(),
+			asm.JEq.Imm(asm.R0, 0, "exit"),
+			asm.Mov.Imm(asm.R1, 1),
+			asm.StoreXAdd(asm.R0, asm.R1, asm.DWord),
+			asm.Mov.Imm(asm.R0, 0).WithSymbol("exit"),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		counter.Close()
+		return nil, nil, fmt.Errorf("load the counting program: %w", err)
+	}
+	return counter, prog, nil
+}
+
+// returnOffsets finds the RET instructions of symbol in the executable, as offsets from its start.
+func returnOffsets(exe, symbol string) ([]uint64, error) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	syms, err := f.Symbols()
+	if err != nil {
+		return nil, fmt.Errorf("%s: read symbols: %w", exe, err)
+	}
+	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == symbol })
+	if i < 0 {
+		return nil, fmt.Errorf("%s has no symbol %s (a stripped binary?)", exe, symbol)
+	}
+	sym := syms[i]
+	text := f.Sections[sym.Section]
+	code := make([]byte, sym.Size)
+	if _, err := text.ReadAt(code, int64(sym.Value-text.Addr)); err != nil {
+		return nil, fmt.Errorf("read %s: %w", symbol, err)
+	}
+	var rets []uint64
+	for off := 0; off < len(code); {
+		inst, err := x86asm.Decode(code[off:], 64)
+		if err != nil {
+			return nil, fmt.Errorf("decode %s at +%d: %w", symbol, off, err)
+		}
+		if inst.Op == x86asm.RET {
+			rets = append(rets, uint64(off))
+		}
+		off += inst.Len
+	}
+	if len(rets) == 0 {
+		return nil, errors.New(symbol + " has no RET instruction")
+	}
+	return rets, nil
+}
+
+// Report prints the measured cost.
+func (c ProbeCost) Report(w io.Writer) {
+	fmt.Fprintf(w, "uprobe cost on this kernel: %s per hit, %s per entry and return probe pair (a plain call: %s)\n",
+		micros(c.PerHit()), micros(c.PerPair()), c.Plain)
+	fmt.Fprintf(w, "  median of %d interleaved rounds of %d calls; %d of %d hits counted by the probe's program\n",
+		c.Rounds, c.Calls, c.Hits, uint64(c.Calls*c.Probes))
+	fmt.Fprintf(w, "  an agent pays this on every call of a function it instruments, in the calling thread\n")
+}
+
+func micros(d time.Duration) string {
+	return fmt.Sprintf("%.1f µs", float64(d)/float64(time.Microsecond))
+}
+
+func median(ds []time.Duration) time.Duration {
+	s := slices.Clone(ds)
+	slices.Sort(s)
+	return s[len(s)/2]
+}
