@@ -1,14 +1,13 @@
 package shoptest
 
 import (
-	"bufio"
 	"os"
 	"slices"
-	"strings"
 	"testing"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"go.yaml.in/yaml/v3"
 
 	"github.com/zerocodelab/lab/services/internal/catalog"
 	"github.com/zerocodelab/lab/services/internal/gateway"
@@ -20,28 +19,19 @@ import (
 // beylaPatterns reads routes.patterns from Beyla's configuration.
 func beylaPatterns(t *testing.T) []string {
 	t.Helper()
-	f, err := os.Open("../../../beyla/beyla-config.yml")
+	data, err := os.ReadFile("../../../beyla/beyla-config.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer f.Close()
-	var patterns []string
-	inRoutes, inPatterns := false, false
-	for sc := bufio.NewScanner(f); sc.Scan(); {
-		line := sc.Text()
-		trimmed := strings.TrimSpace(line)
-		switch {
-		case line == "routes:":
-			inRoutes = true
-		case inRoutes && trimmed == "patterns:":
-			inPatterns = true
-		case inPatterns && strings.HasPrefix(trimmed, "- "):
-			patterns = append(patterns, strings.TrimSpace(strings.TrimPrefix(trimmed, "- ")))
-		case inPatterns && trimmed != "" && !strings.HasPrefix(trimmed, "#"):
-			inRoutes, inPatterns = false, false
-		}
+	var cfg struct {
+		Routes struct {
+			Patterns []string `yaml:"patterns"`
+		} `yaml:"routes"`
 	}
-	return patterns
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		t.Fatalf("beyla/beyla-config.yml: %v", err)
+	}
+	return cfg.Routes.Patterns
 }
 
 // Beyla's route patterns are exactly the routes the services declare, so its spans and metrics carry
