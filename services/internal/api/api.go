@@ -40,11 +40,20 @@ type Reservation struct {
 	SKU           string           `json:"sku"`
 	Quantity      int64            `json:"quantity"`
 	State         ReservationState `json:"state"`
-	ExpiresAt     time.Time        `json:"expires_at"`
-	Remaining     int64            `json:"remaining"`
+	// Hold counts the times the reservation took or renewed its stock. An order is stored for one hold:
+	// once inventory has voided a hold at orders, no order can be stored for it any more.
+	Hold      int64     `json:"hold"`
+	ExpiresAt time.Time `json:"expires_at"`
+	Remaining int64     `json:"remaining"`
 	// Taken is true when this call took the stock: a new reservation, or a released one taken again.
 	// False when it found the reservation held or confirmed: an order may already exist for it.
 	Taken bool `json:"taken"`
+}
+
+// ReleaseRequest is the body of POST /reservations/:id/release: the hold the checkout got, so that a
+// release cannot undo a later hold of the same reservation.
+type ReleaseRequest struct {
+	Hold int64 `json:"hold"`
 }
 
 // ReservationState is where a reservation is in its life.
@@ -56,17 +65,34 @@ const (
 	Released  ReservationState = "released"  // the stock went back; a retry by the same id takes it again
 )
 
-// OrderRequest is the body of POST /orders. ReservedUntil is when the checkout's reservation expires:
-// orders stores no new order after it, because by then inventory may give the stock back.
+// OrderRequest is the body of POST /orders. Hold is the reservation hold the order's stock is under:
+// orders refuses the order if inventory has voided that hold (see VoidRequest).
 type OrderRequest struct {
-	IdempotencyKey string    `json:"idempotency_key"`
-	SKU            string    `json:"sku"`
-	Quantity       int64     `json:"quantity"`
-	UnitPriceCents int64     `json:"unit_price_cents"`
-	ReservedUntil  time.Time `json:"reserved_until"`
+	IdempotencyKey string `json:"idempotency_key"`
+	SKU            string `json:"sku"`
+	Quantity       int64  `json:"quantity"`
+	UnitPriceCents int64  `json:"unit_price_cents"`
+	Hold           int64  `json:"hold"`
 }
 
-// Order is the answer of POST /orders, GET /orders/:id and GET /orders/by-key/:key.
+// VoidRequest is the body of POST /orders/voids: inventory's expiry sweep asks orders to settle, once
+// and for all, whether an order exists for a reservation hold nobody confirmed. Orders answers the
+// order if there is one; otherwise it voids the hold, and refuses any order for it from then on. One
+// transaction decides, so the answer cannot be overtaken by an order arriving late.
+type VoidRequest struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	Hold           int64  `json:"hold"`
+}
+
+// VoidResult is orders' answer to POST /orders/voids: Voided, or the Order that exists.
+type VoidResult struct {
+	IdempotencyKey string `json:"idempotency_key"`
+	Hold           int64  `json:"hold"`
+	Voided         bool   `json:"voided"`
+	Order          *Order `json:"order,omitempty"`
+}
+
+// Order is the answer of POST /orders and GET /orders/:id.
 type Order struct {
 	OrderID        int64  `json:"order_id"`
 	IdempotencyKey string `json:"idempotency_key"`

@@ -55,8 +55,8 @@ func (e *Error) Wrap(err error) *Error {
 // was answered. No client ever reads it; the convention (nginx's) keeps it out of the 5xx.
 const StatusClientClosedRequest = 499
 
-// ClientGone returns the error recorded when the client went away while err happened.
-func ClientGone(err error) *Error {
+// clientGone returns the error recorded when the client went away while err happened.
+func clientGone(err error) *Error {
 	return New(StatusClientClosedRequest, "client_closed_request", "the client went away before the answer").Wrap(err)
 }
 
@@ -68,7 +68,7 @@ func From(err error) (int, Body) {
 		return apiErr.Status, Body{Code: apiErr.Code, Message: apiErr.Message}
 	}
 	if errors.Is(err, context.Canceled) {
-		return From(ClientGone(err))
+		return From(clientGone(err))
 	}
 	var tooLarge *http.MaxBytesError
 	if errors.As(err, &tooLarge) {

@@ -176,7 +176,14 @@ func loadHTTP(getenv func(string) string) (HTTP, error) {
 	h.ReadTimeout, errs[1] = parseDuration("HTTP_READ_TIMEOUT", getenv("HTTP_READ_TIMEOUT"), 10*time.Second, 100*time.Millisecond, time.Hour)
 	h.IdleTimeout, errs[2] = parseDuration("HTTP_IDLE_TIMEOUT", getenv("HTTP_IDLE_TIMEOUT"), 2*time.Minute, time.Second, 24*time.Hour)
 	h.MaxHeaderBytes, errs[3] = parseInt("HTTP_MAX_HEADER_BYTES", getenv("HTTP_MAX_HEADER_BYTES"), 16<<10, 4<<10, 1<<20)
-	return h, errors.Join(errs[:]...)
+	if err := errors.Join(errs[:]...); err != nil {
+		return h, err
+	}
+	if h.ReadHeaderTimeout > h.ReadTimeout {
+		// The headers are part of the request: a longer header timeout would never apply.
+		return h, fmt.Errorf("HTTP_READ_HEADER_TIMEOUT=%v is longer than HTTP_READ_TIMEOUT=%v, which covers the headers too", h.ReadHeaderTimeout, h.ReadTimeout)
+	}
+	return h, nil
 }
 
 // parseDuration reads a Go duration (like 10s or 2m) between min and max.

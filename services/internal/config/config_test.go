@@ -81,6 +81,7 @@ func TestLoadRejectsBadValuesNamingTheVariable(t *testing.T) {
 		{"catalog", "HTTP_IDLE_TIMEOUT", "5"},
 		{"orders", "HTTP_MAX_HEADER_BYTES", "10"},
 		{"orders", "HTTP_MAX_HEADER_BYTES", "lots"},
+		{"gateway", "HTTP_READ_HEADER_TIMEOUT", "30s"}, // longer than the default HTTP_READ_TIMEOUT
 	}
 	for _, tt := range tests {
 		_, err := Load(tt.service, env(map[string]string{tt.key: tt.value}))

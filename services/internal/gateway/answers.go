@@ -20,7 +20,7 @@ func validProduct(p api.Product, sku string) error {
 
 func validReservation(r api.Reservation, req checkout) error {
 	if r.ReservationID != req.IdempotencyKey || r.SKU != req.SKU || r.Quantity != req.Quantity ||
-		(r.State != api.Held && r.State != api.Confirmed) || r.ExpiresAt.IsZero() {
+		(r.State != api.Held && r.State != api.Confirmed) || r.Hold < 1 {
 		return apierror.Newf(http.StatusBadGateway, "upstream_error",
 			"inventory answered a reservation that is not the one asked for (%q, %d x %s, %s)", r.ReservationID, r.Quantity, r.SKU, r.State)
 	}

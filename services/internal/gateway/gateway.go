@@ -136,38 +136,46 @@ func (s *Service) placeOrder(ctx context.Context, req checkout) (order api.Order
 	ctx = context.WithoutCancel(ctx) // from here on, the checkout ends cleanly even if the client left
 	err = s.up.Orders.Do(ctx, http.MethodPost, "/orders", req.Scenario,
 		api.OrderRequest{IdempotencyKey: req.IdempotencyKey, SKU: req.SKU, Quantity: req.Quantity,
-			UnitPriceCents: product.PriceCents, ReservedUntil: reservation.ExpiresAt}, &order)
+			UnitPriceCents: product.PriceCents, Hold: reservation.Hold}, &order)
 	if err == nil {
 		err = validOrder(order, req)
 	}
 	if err != nil {
 		if reservation.Taken && notStored(err) {
-			s.settle(ctx, req, "release")
+			s.settle(ctx, req, "release", api.ReleaseRequest{Hold: reservation.Hold})
 		}
 		return order, fromUpstream(err)
 	}
 	span.SetAttributes(slog.Int64("shop.order_id", order.OrderID), slog.Int64("shop.total_cents", order.TotalCents))
 	if reservation.State != api.Confirmed {
-		s.settle(ctx, req, "confirm")
+		s.settle(ctx, req, "confirm", nil)
 	}
 	return order, nil
 }
 
-// notStored reports whether a failed call to store an order certainly stored nothing: orders answered
-// with a refusal, or could not be reached at all. A call that broke off midway may have stored it.
+// notStored reports whether a failed call to store an order certainly stored nothing: orders refused it
+// (a 4xx), or could not be reached at all. A 5xx or a call broken off midway may come after the order
+// was stored: those are left to inventory's expiry sweep, which asks orders.
 func notStored(err error) bool {
 	var se *upstream.StatusError
-	return errors.As(err, &se) || upstream.NotSent(err)
+	return errors.As(err, &se) && se.Status < 500 || upstream.NotSent(err)
 }
 
 // settle confirms or releases the checkout's reservation (action is "confirm" or "release"). It only
 // logs a failure: the checkout's answer stands, and inventory's expiry sweep settles what is left held.
-func (s *Service) settle(ctx context.Context, req checkout, action string) {
+// A confirm refused because the reservation was released is the one outcome the saga rules out: an
+// order whose stock went back. It is logged as an error.
+func (s *Service) settle(ctx context.Context, req checkout, action string, body any) {
 	ctx, span := s.tel.Start(ctx, action+" reservation", slog.String("shop.idempotency_key", req.IdempotencyKey))
 	var res api.Reservation
-	err := s.up.Inventory.Do(ctx, http.MethodPost, "/reservations/"+req.IdempotencyKey+"/"+action, req.Scenario, nil, &res)
+	err := s.up.Inventory.Do(ctx, http.MethodPost, "/reservations/"+req.IdempotencyKey+"/"+action, req.Scenario, body, &res)
 	span.End(err)
-	if err != nil {
+	var se *upstream.StatusError
+	switch {
+	case err == nil:
+	case action == "confirm" && errors.As(err, &se) && se.Body.Code == "reservation_released":
+		s.logger.ErrorContext(ctx, "order stored for a released reservation", "idempotency_key", req.IdempotencyKey, "error", err.Error())
+	default:
 		s.logger.WarnContext(ctx, "reservation left to inventory's expiry sweep", "action", action,
 			"idempotency_key", req.IdempotencyKey, "error", err.Error())
 	}

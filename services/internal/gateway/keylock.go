@@ -5,8 +5,9 @@ import (
 	"sync"
 )
 
-// keyLocks lets one checkout per idempotency key run at a time. Without it, a checkout releasing its
-// reservation after orders refused could release the stock of a concurrent retry whose order is stored.
+// keyLocks lets one checkout per idempotency key run at a time in this gateway, so that concurrent
+// retries do not race each other through the saga. Across gateways the holds keep it safe: a release
+// names its hold, and orders refuses an order for a hold inventory has voided.
 type keyLocks struct {
 	mu   sync.Mutex
 	keys map[string]*keyLock

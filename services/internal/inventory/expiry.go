@@ -1,6 +1,7 @@
 package inventory
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -13,12 +14,9 @@ import (
 	"github.com/zerocodelab/lab/services/internal/api"
 	"github.com/zerocodelab/lab/services/internal/apierror"
 	"github.com/zerocodelab/lab/services/internal/scenario"
+	"github.com/zerocodelab/lab/services/internal/store"
 	"github.com/zerocodelab/lab/services/internal/upstream"
 )
-
-// expiryGrace is how long after a reservation's expiry the sweep waits before it asks orders about it.
-// Orders stores no new order from the expiry on; one it accepted just before is committed by then.
-const expiryGrace = 2 * time.Second
 
 // sweepInterval is how often the sweep looks for reservations past their expiry: often enough that
 // stock comes back soon after the TTL, and it costs nothing while none is due (see heldSet).
@@ -45,47 +43,76 @@ func (s *Service) expire(ctx context.Context, orders *upstream.Client, every tim
 // sweep settles the reservations due now. A reservation orders cannot answer about stays held for the
 // next sweep: releasing it could leave an order without its stock.
 func (s *Service) sweep(ctx context.Context, orders *upstream.Client) {
-	due := s.held.due(time.Now().Add(-expiryGrace))
+	due := s.held.due(time.Now())
 	if len(due) == 0 {
 		return // no query, no span: an idle shop stays quiet
 	}
 	ctx, span := s.tel.Start(ctx, "expire reservations", slog.Int("shop.due", len(due)))
 	var failed int
+	var firstErr error
 	for _, h := range due {
 		if err := s.expireOne(ctx, orders, h); err != nil {
 			failed++
-			s.logger.WarnContext(ctx, "reservation kept for the next sweep", "reservation_id", h.id, "error", err.Error())
+			firstErr = cmp.Or(firstErr, err)
 		}
+	}
+	if failed > 0 {
+		// One line per sweep, not per reservation: with orders down, every sweep fails them all.
+		s.logger.WarnContext(ctx, "reservations kept for the next sweep", "count", failed, "first_error", firstErr.Error())
 	}
 	span.SetAttributes(slog.Int("shop.failed", failed))
 	span.End(nil)
 }
 
+// expireOne asks orders to void the hold of a reservation past its expiry: orders answers the order if
+// one was stored for it (the reservation is confirmed), or voids the hold so that no order can be stored
+// for it any more (the reservation is released, its stock back).
 func (s *Service) expireOne(ctx context.Context, orders *upstream.Client, h held) error {
-	var order api.Order
-	err := orders.Do(ctx, http.MethodGet, "/orders/by-key/"+h.id, scenario.Normal, nil, &order)
-	to, outcome := api.Confirmed, "recovered"
-	var se *upstream.StatusError
-	switch {
-	case errors.As(err, &se) && se.Status == http.StatusNotFound:
-		to, outcome = api.Released, "expired"
-	case err != nil:
-		return fmt.Errorf("ask orders about %q: %w", h.id, err)
+	var res api.VoidResult
+	err := orders.Do(ctx, http.MethodPost, "/orders/voids", scenario.Normal, api.VoidRequest{IdempotencyKey: h.id, Hold: h.hold}, &res)
+	if err != nil {
+		return fmt.Errorf("void %s hold %d at orders: %w", h.id, h.hold, err)
 	}
-	_, changed, err := s.settle(ctx, h.id, to, h.until)
+	to, outcome := api.Released, "expired"
+	switch {
+	case res.IdempotencyKey != h.id || res.Hold != h.hold || res.Voided == (res.Order != nil):
+		return fmt.Errorf("orders answered the void of %s hold %d with %+v", h.id, h.hold, res)
+	case !res.Voided && res.Order.IdempotencyKey != h.id:
+		return fmt.Errorf("orders answered the void of %s with the order of %q", h.id, res.Order.IdempotencyKey)
+	case !res.Voided:
+		to, outcome = api.Confirmed, "recovered"
+	}
+	_, changed, err := s.settle(ctx, h.id, to, h.hold)
 	var apiErr *apierror.Error
 	switch {
 	case errors.Is(err, errRenewed):
-		return nil // a retry holds it anew: it is due again later
+		return s.refresh(ctx, h.id) // held anew by a retry: due again at its new expiry
 	case errors.As(err, &apiErr) && apiErr.Status < 500:
-		s.held.remove(h.id) // settled some other way meanwhile
+		s.held.remove(h.id, h.hold) // settled some other way meanwhile
 		return nil
 	case err != nil:
 		return err
 	}
 	if changed {
 		s.settled.WithLabelValues(outcome).Inc()
-		s.logger.InfoContext(ctx, "reservation settled by the expiry sweep", "reservation_id", h.id, "state", string(to))
+		s.logger.InfoContext(ctx, "reservation settled by the expiry sweep", "reservation_id", h.id, "hold", h.hold, "state", string(to))
+	}
+	return nil
+}
+
+// refresh puts a reservation's current hold into the held set.
+func (s *Service) refresh(ctx context.Context, id string) error {
+	var res api.Reservation
+	var found bool
+	err := s.db.InTx(ctx, func(tx store.Conn) (err error) {
+		res, found, err = find(ctx, tx, id)
+		return err
+	})
+	if err != nil {
+		return err
+	}
+	if found && res.State == api.Held {
+		s.held.put(id, res.Hold, res.ExpiresAt)
 	}
 	return nil
 }
@@ -93,57 +120,64 @@ func (s *Service) expireOne(ctx context.Context, orders *upstream.Client, h held
 // loadHeld fills the held set from the database, at start: reservations held when the service stopped
 // are settled by the sweep like any other.
 func (s *Service) loadHeld(ctx context.Context) error {
-	return s.db.Select(ctx, `SELECT reservation_id, expires_at FROM reservations WHERE state = 'held'`, nil, func(rows *sql.Rows) error {
+	return s.db.Select(ctx, `SELECT reservation_id, hold, expires_at FROM reservations WHERE state = 'held'`, nil, func(rows *sql.Rows) error {
 		var id string
-		var until int64
-		if err := rows.Scan(&id, &until); err != nil {
+		var hold, until int64
+		if err := rows.Scan(&id, &hold, &until); err != nil {
 			return fmt.Errorf("read held reservations: %w", err)
 		}
-		s.held.put(id, time.UnixMilli(until))
+		s.held.put(id, hold, time.UnixMilli(until))
 		return nil
 	})
 }
 
-// held is one held reservation and when its hold ends.
+// held is one hold of a reservation and when it ends.
 type held struct {
 	id    string
+	hold  int64
 	until time.Time
 }
 
 // heldSet mirrors the held reservations of the database, so that finding the due ones needs no query.
+// Its writers may run in any order (each after its own transaction): an entry only ever moves to a
+// later hold, and is removed only by settling its own hold.
 type heldSet struct {
-	mu    sync.Mutex
-	until map[string]time.Time
+	mu sync.Mutex
+	m  map[string]held
 }
 
-func newHeldSet() *heldSet { return &heldSet{until: map[string]time.Time{}} }
+func newHeldSet() *heldSet { return &heldSet{m: map[string]held{}} }
 
-func (h *heldSet) put(id string, until time.Time) {
+func (h *heldSet) put(id string, hold int64, until time.Time) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	h.until[id] = until
+	if cur, ok := h.m[id]; !ok || hold >= cur.hold {
+		h.m[id] = held{id: id, hold: hold, until: until}
+	}
 }
 
-func (h *heldSet) remove(id string) {
+func (h *heldSet) remove(id string, hold int64) {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	delete(h.until, id)
+	if cur, ok := h.m[id]; ok && cur.hold <= hold {
+		delete(h.m, id)
+	}
 }
 
 func (h *heldSet) len() int {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return len(h.until)
+	return len(h.m)
 }
 
-// due returns the reservations whose hold ended before t.
+// due returns the holds that ended before t.
 func (h *heldSet) due(t time.Time) []held {
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	var out []held
-	for id, until := range h.until {
-		if until.Before(t) {
-			out = append(out, held{id, until})
+	for _, e := range h.m {
+		if e.until.Before(t) {
+			out = append(out, e)
 		}
 	}
 	return out

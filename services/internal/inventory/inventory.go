@@ -22,7 +22,8 @@ import (
 // that a load generator running for days does not turn every checkout into out_of_stock.
 // A reservation is held (stock taken, until expires_at, in Unix milliseconds) until its checkout
 // confirms it once the order is stored, or releases it when the order cannot be stored; one never
-// confirmed goes back to stock after expires_at unless orders has its order. The last statement stops
+// confirmed goes back to stock after expires_at unless orders has its order. hold counts the times it
+// took or renewed its stock: orders and the sweep speak of one hold, never of a later one. The last statement stops
 // the service at start, naming the column, on a database made before reservations had a state.
 const Schema = `
 CREATE TABLE IF NOT EXISTS stock (
@@ -34,14 +35,14 @@ CREATE TABLE IF NOT EXISTS reservations (
 	sku            TEXT NOT NULL REFERENCES stock (sku),
 	quantity       INTEGER NOT NULL CHECK (quantity > 0),
 	state          TEXT NOT NULL CHECK (state IN ('held', 'confirmed', 'released')),
+	hold           INTEGER NOT NULL CHECK (hold > 0),
 	expires_at     INTEGER NOT NULL,
 	created_at     TEXT NOT NULL
 );
-CREATE INDEX IF NOT EXISTS reservations_held ON reservations (expires_at) WHERE state = 'held';
 INSERT OR IGNORE INTO stock (sku, available) VALUES
 	('espresso-beans', 1000000), ('pour-over-kettle', 1000000), ('ceramic-mug', 1000000),
 	('hand-grinder', 1000000), ('paper-filters', 1000000);
-SELECT state, expires_at FROM reservations LIMIT 0;
+SELECT state, hold, expires_at FROM reservations LIMIT 0;
 `
 
 // SlowDelay is how long a reservation sleeps in the slow scenario.

@@ -96,25 +96,25 @@ func (s *Service) reserve(ctx context.Context, req api.ReservationRequest, sc sc
 		res = prev
 		switch {
 		case !found:
-			res = api.Reservation{ReservationID: req.ReservationID, SKU: req.SKU, Quantity: req.Quantity, State: api.Held, ExpiresAt: until, Taken: true}
+			res = api.Reservation{ReservationID: req.ReservationID, SKU: req.SKU, Quantity: req.Quantity, State: api.Held, Hold: 1, ExpiresAt: until, Taken: true}
 			if err := take(ctx, tx, req); err != nil {
 				return err
 			}
-			if _, err := tx.Exec(ctx, `INSERT INTO reservations (reservation_id, sku, quantity, state, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
-				req.ReservationID, req.SKU, req.Quantity, api.Held, res.ExpiresAt.UnixMilli(), now.UTC().Format(time.RFC3339Nano)); err != nil {
+			if _, err := tx.Exec(ctx, `INSERT INTO reservations (reservation_id, sku, quantity, state, hold, expires_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)`,
+				req.ReservationID, req.SKU, req.Quantity, api.Held, res.Hold, res.ExpiresAt.UnixMilli(), now.UTC().Format(time.RFC3339Nano)); err != nil {
 				return fmt.Errorf("record reservation: %w", err)
 			}
 		case prev.State == api.Released:
 			if err := take(ctx, tx, req); err != nil {
 				return err
 			}
-			res.State, res.ExpiresAt, res.Taken = api.Held, until, true
+			res.State, res.Hold, res.ExpiresAt, res.Taken = api.Held, res.Hold+1, until, true
 			if err := setState(ctx, tx, res); err != nil {
 				return err
 			}
 		case prev.State == api.Held && !now.Before(prev.ExpiresAt):
 			// Its time ran out but the stock is still taken: hold it anew rather than take it twice.
-			res.ExpiresAt = until
+			res.Hold, res.ExpiresAt = res.Hold+1, until
 			if err := setState(ctx, tx, res); err != nil {
 				return err
 			}
@@ -125,7 +125,7 @@ func (s *Service) reserve(ctx context.Context, req api.ReservationRequest, sc sc
 		return api.Reservation{}, err
 	}
 	if res.State == api.Held {
-		s.held.put(res.ReservationID, res.ExpiresAt)
+		s.held.put(res.ReservationID, res.Hold, res.ExpiresAt)
 	}
 	if !res.Taken {
 		span.AddEvent("reservation replayed", slog.String("shop.reservation_state", string(res.State)))
@@ -137,8 +137,8 @@ func (s *Service) reserve(ctx context.Context, req api.ReservationRequest, sc sc
 // find reads a reservation; found is false when there is none.
 func find(ctx context.Context, tx store.Conn, id string) (res api.Reservation, found bool, err error) {
 	var expiresAt int64
-	err = tx.Get(ctx, `SELECT sku, quantity, state, expires_at FROM reservations WHERE reservation_id = ?`, []any{id},
-		&res.SKU, &res.Quantity, &res.State, &expiresAt)
+	err = tx.Get(ctx, `SELECT sku, quantity, state, hold, expires_at FROM reservations WHERE reservation_id = ?`, []any{id},
+		&res.SKU, &res.Quantity, &res.State, &res.Hold, &expiresAt)
 	if errors.Is(err, sql.ErrNoRows) {
 		return res, false, nil
 	}
@@ -149,10 +149,10 @@ func find(ctx context.Context, tx store.Conn, id string) (res api.Reservation, f
 	return res, true, nil
 }
 
-// setState writes a reservation's state and expiry.
+// setState writes a reservation's state, hold and expiry.
 func setState(ctx context.Context, tx store.Conn, res api.Reservation) error {
-	_, err := tx.Exec(ctx, `UPDATE reservations SET state = ?, expires_at = ? WHERE reservation_id = ?`,
-		res.State, res.ExpiresAt.UnixMilli(), res.ReservationID)
+	_, err := tx.Exec(ctx, `UPDATE reservations SET state = ?, hold = ?, expires_at = ? WHERE reservation_id = ?`,
+		res.State, res.Hold, res.ExpiresAt.UnixMilli(), res.ReservationID)
 	if err != nil {
 		return fmt.Errorf("update reservation %q: %w", res.ReservationID, err)
 	}
@@ -196,20 +196,28 @@ func reservationOutcome(res api.Reservation, err error) string {
 }
 
 func (s *Service) confirmReservation(c echo.Context) error {
-	return s.settleRoute(c, api.Confirmed)
+	return s.settleRoute(c, api.Confirmed, 0)
 }
 
 func (s *Service) releaseReservation(c echo.Context) error {
-	return s.settleRoute(c, api.Released)
+	var req api.ReleaseRequest
+	if err := server.DecodeJSON(c.Request().Header.Get("Content-Type"), c.Request().Body, &req); err != nil {
+		return err
+	}
+	if req.Hold < 1 {
+		return apierror.New(http.StatusBadRequest, "invalid_field", `field "hold" must be the positive hold number the reservation was answered with`)
+	}
+	return s.settleRoute(c, api.Released, req.Hold)
 }
 
-// settleRoute answers POST /reservations/:id/confirm and /release. Both are idempotent.
-func (s *Service) settleRoute(c echo.Context, to api.ReservationState) error {
+// settleRoute answers POST /reservations/:id/confirm and /release. Both are idempotent. A confirm
+// needs no hold: it comes once the order is stored, whichever hold the stock is under.
+func (s *Service) settleRoute(c echo.Context, to api.ReservationState, hold int64) error {
 	id := c.Param("id")
 	if !api.ValidKey(id) {
 		return apierror.Newf(http.StatusBadRequest, "invalid_reservation_id", "%q is not a reservation id (1-128 letters, digits, '.', '_', ':' or '-')", id)
 	}
-	res, changed, err := s.settle(c.Request().Context(), id, to, time.Time{})
+	res, changed, err := s.settle(c.Request().Context(), id, to, hold)
 	if err != nil {
 		return err
 	}
@@ -221,10 +229,9 @@ func (s *Service) settleRoute(c echo.Context, to api.ReservationState) error {
 
 // settle moves a held reservation to confirmed (an order holds its stock) or released (the stock goes
 // back). Settling again the same way answers the reservation as it is; a confirmed reservation is never
-// released, nor a released one confirmed. With a non-zero heldUntil, only a reservation still held
-// with exactly that expiry is settled (the expiry sweep: a retry may have renewed it meanwhile).
-// changed says whether this call settled it.
-func (s *Service) settle(ctx context.Context, id string, to api.ReservationState, heldUntil time.Time) (res api.Reservation, changed bool, err error) {
+// released, nor a released one confirmed. With a non-zero hold, only that hold is settled: a retry may
+// have renewed the reservation meanwhile (errRenewed). changed says whether this call settled it.
+func (s *Service) settle(ctx context.Context, id string, to api.ReservationState, hold int64) (res api.Reservation, changed bool, err error) {
 	verb := map[api.ReservationState]string{api.Confirmed: "confirm", api.Released: "release"}[to]
 	ctx, span := s.tel.Start(ctx, verb+" reservation", slog.String("shop.reservation_id", id))
 	defer func() { span.End(apierror.ServerFault(err)) }()
@@ -241,7 +248,7 @@ func (s *Service) settle(ctx context.Context, id string, to api.ReservationState
 			return tx.Get(ctx, `SELECT available FROM stock WHERE sku = ?`, []any{res.SKU}, &res.Remaining)
 		case res.State != api.Held:
 			return apierror.Newf(http.StatusConflict, "reservation_"+string(res.State), "reservation %q is %s: it cannot be %s", id, res.State, to)
-		case !heldUntil.IsZero() && !res.ExpiresAt.Equal(heldUntil):
+		case hold != 0 && res.Hold != hold:
 			return errRenewed
 		}
 		if to == api.Released {
@@ -258,10 +265,10 @@ func (s *Service) settle(ctx context.Context, id string, to api.ReservationState
 	if err != nil {
 		return api.Reservation{}, false, err
 	}
-	s.held.remove(id)
+	s.held.remove(id, res.Hold)
 	span.SetAttributes(slog.String("shop.reservation_state", string(res.State)), slog.Bool("shop.changed", changed))
 	return res, changed, nil
 }
 
-// errRenewed says that a reservation the sweep meant to settle was renewed by a retry meanwhile.
-var errRenewed = errors.New("the reservation was renewed")
+// errRenewed says that the hold to settle is no longer the reservation's: a retry renewed it.
+var errRenewed = apierror.New(http.StatusConflict, "reservation_renewed", "the reservation has been held anew since that hold")

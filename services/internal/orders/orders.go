@@ -21,8 +21,9 @@ import (
 	"github.com/zerocodelab/lab/services/internal/telemetry"
 )
 
-// Schema creates the orders table. The UNIQUE idempotency key is what stores an order exactly once,
-// even when two requests with the same key race.
+// Schema creates the orders table and the reservation holds voided by inventory's expiry sweep. The
+// UNIQUE idempotency key is what stores an order exactly once, even when two requests with the same
+// key race; a voided hold is what refuses an order whose stock inventory has given back.
 const Schema = `
 CREATE TABLE IF NOT EXISTS orders (
 	order_id         INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -32,6 +33,12 @@ CREATE TABLE IF NOT EXISTS orders (
 	unit_price_cents INTEGER NOT NULL CHECK (unit_price_cents > 0),
 	total_cents      INTEGER NOT NULL,
 	created_at       TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS voided_holds (
+	idempotency_key TEXT NOT NULL,
+	hold            INTEGER NOT NULL,
+	voided_at       TEXT NOT NULL,
+	PRIMARY KEY (idempotency_key, hold)
 );
 `
 
@@ -93,52 +100,58 @@ func validateOrder(req api.OrderRequest) error {
 		return apierror.Newf(http.StatusBadRequest, "invalid_quantity", "quantity must be between 1 and %d", api.MaxQuantity)
 	case req.UnitPriceCents < 1 || req.UnitPriceCents > api.MaxPriceCents:
 		return apierror.Newf(http.StatusBadRequest, "invalid_field", "unit_price_cents must be between 1 and %d", api.MaxPriceCents)
-	case req.ReservedUntil.IsZero():
-		return apierror.New(http.StatusBadRequest, "missing_field", `field "reserved_until" is required: when the order's stock reservation expires`)
+	case req.Hold < 1:
+		return apierror.New(http.StatusBadRequest, "missing_field", `field "hold" is required: the stock reservation's hold, from inventory`)
 	}
 	return nil
 }
 
-// errReservationExpired refuses a new order whose stock reservation has expired: inventory may have
-// given that stock back already, so storing the order could sell what is no longer held.
+// errReservationExpired refuses a new order whose reservation hold inventory has voided: that stock
+// has gone back.
 var errReservationExpired = apierror.New(http.StatusConflict, "reservation_expired",
-	"the stock reservation of this checkout has expired; checking out again reserves anew")
+	"the stock reservation of this checkout expired before its order was stored; checking out again reserves anew")
 
 // store inserts the order unless its idempotency key is known, and returns the stored order either way.
-// A new order is stored only before its reservation expires (see errReservationExpired).
+// A new order is refused if its reservation hold has been voided. One transaction checks and inserts,
+// so a void (which runs in a transaction too) either comes first and refuses the order, or comes after
+// and finds it.
 func (s *Service) store(ctx context.Context, req api.OrderRequest) (order api.Order, replayed bool, err error) {
 	ctx, span := s.tel.Start(ctx, "store order",
-		slog.String("shop.sku", req.SKU), slog.Int64("shop.quantity", req.Quantity))
+		slog.String("shop.sku", req.SKU), slog.Int64("shop.quantity", req.Quantity), slog.Int64("shop.hold", req.Hold))
 	defer func() { span.End(apierror.ServerFault(err)) }()
 
-	if !time.Now().Before(req.ReservedUntil) {
-		order, err := s.find(ctx, "idempotency_key", req.IdempotencyKey)
+	err = s.db.InTx(ctx, func(tx store.Conn) error {
+		var found bool
+		order, found, err = findByKey(ctx, tx, req.IdempotencyKey)
 		switch {
-		case errors.Is(err, sql.ErrNoRows):
-			span.AddEvent("reservation expired")
-			return order, false, errReservationExpired
 		case err != nil:
-			return order, false, fmt.Errorf("read order %q: %w", req.IdempotencyKey, err)
+			return err
+		case found:
+			replayed = true
+			return nil
 		}
-		// Stored in time by an earlier try: answer it as any replay.
-	}
-
-	total := req.Quantity * req.UnitPriceCents
-	result, err := s.db.Exec(ctx,
-		`INSERT INTO orders (idempotency_key, sku, quantity, unit_price_cents, total_cents, created_at)
-		 VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (idempotency_key) DO NOTHING`,
-		req.IdempotencyKey, req.SKU, req.Quantity, req.UnitPriceCents, total, time.Now().UTC().Format(time.RFC3339Nano))
+		var voided int
+		err = tx.Get(ctx, `SELECT count(*) FROM voided_holds WHERE idempotency_key = ? AND hold = ?`, []any{req.IdempotencyKey, req.Hold}, &voided)
+		if err != nil {
+			return fmt.Errorf("look up voided hold: %w", err)
+		}
+		if voided > 0 {
+			span.AddEvent("reservation hold voided")
+			return errReservationExpired
+		}
+		order = api.Order{IdempotencyKey: req.IdempotencyKey, SKU: req.SKU, Quantity: req.Quantity, UnitPriceCents: req.UnitPriceCents,
+			TotalCents: req.Quantity * req.UnitPriceCents, CreatedAt: time.Now().UTC().Format(time.RFC3339Nano)}
+		result, err := tx.Exec(ctx,
+			`INSERT INTO orders (idempotency_key, sku, quantity, unit_price_cents, total_cents, created_at) VALUES (?, ?, ?, ?, ?, ?)`,
+			order.IdempotencyKey, order.SKU, order.Quantity, order.UnitPriceCents, order.TotalCents, order.CreatedAt)
+		if err != nil {
+			return fmt.Errorf("insert order: %w", err)
+		}
+		order.OrderID, err = result.LastInsertId()
+		return err
+	})
 	if err != nil {
-		return order, false, fmt.Errorf("insert order: %w", err)
-	}
-	inserted, err := result.RowsAffected()
-	if err != nil {
-		return order, false, fmt.Errorf("insert order: %w", err)
-	}
-	replayed = inserted == 0
-	order, err = s.find(ctx, "idempotency_key", req.IdempotencyKey)
-	if err != nil {
-		return order, replayed, fmt.Errorf("read order %q: %w", req.IdempotencyKey, err)
+		return api.Order{}, false, err
 	}
 	if replayed {
 		span.AddEvent("idempotency key seen before", slog.Int64("shop.order_id", order.OrderID))
@@ -149,6 +162,65 @@ func (s *Service) store(ctx context.Context, req api.OrderRequest) (order api.Or
 	}
 	span.SetAttributes(slog.Int64("shop.order_id", order.OrderID), slog.Bool("shop.replayed", replayed))
 	return order, replayed, nil
+}
+
+// findByKey reads the order of an idempotency key; found is false when there is none.
+func findByKey(ctx context.Context, tx store.Conn, key string) (o api.Order, found bool, err error) {
+	err = tx.Get(ctx,
+		`SELECT order_id, idempotency_key, sku, quantity, unit_price_cents, total_cents, created_at FROM orders WHERE idempotency_key = ?`,
+		[]any{key}, &o.OrderID, &o.IdempotencyKey, &o.SKU, &o.Quantity, &o.UnitPriceCents, &o.TotalCents, &o.CreatedAt)
+	if errors.Is(err, sql.ErrNoRows) {
+		return o, false, nil
+	}
+	if err != nil {
+		return o, false, fmt.Errorf("read order %q: %w", key, err)
+	}
+	return o, true, nil
+}
+
+func (s *Service) voidHold(c echo.Context) error {
+	var req api.VoidRequest
+	if err := server.DecodeJSON(c.Request().Header.Get("Content-Type"), c.Request().Body, &req); err != nil {
+		return err
+	}
+	switch {
+	case !api.ValidKey(req.IdempotencyKey):
+		return apierror.New(http.StatusBadRequest, "invalid_field", "idempotency_key must be 1-128 letters, digits, '.', '_', ':' or '-'")
+	case req.Hold < 1:
+		return apierror.New(http.StatusBadRequest, "invalid_field", "hold must be a positive integer")
+	}
+	res, err := s.void(c.Request().Context(), req)
+	if err != nil {
+		return err
+	}
+	return c.JSON(http.StatusOK, res)
+}
+
+// void answers the order of req's key if one exists, and otherwise voids req's hold for good.
+func (s *Service) void(ctx context.Context, req api.VoidRequest) (res api.VoidResult, err error) {
+	ctx, span := s.tel.Start(ctx, "void reservation hold", slog.Int64("shop.hold", req.Hold))
+	defer func() { span.End(apierror.ServerFault(err)) }()
+
+	res = api.VoidResult{IdempotencyKey: req.IdempotencyKey, Hold: req.Hold}
+	err = s.db.InTx(ctx, func(tx store.Conn) error {
+		order, found, err := findByKey(ctx, tx, req.IdempotencyKey)
+		if err != nil || found {
+			res.Order = &order
+			return err
+		}
+		res.Voided = true
+		_, err = tx.Exec(ctx, `INSERT OR IGNORE INTO voided_holds (idempotency_key, hold, voided_at) VALUES (?, ?, ?)`,
+			req.IdempotencyKey, req.Hold, time.Now().UTC().Format(time.RFC3339Nano))
+		if err != nil {
+			return fmt.Errorf("void hold: %w", err)
+		}
+		return nil
+	})
+	if err != nil {
+		return api.VoidResult{}, err
+	}
+	span.SetAttributes(slog.Bool("shop.voided", res.Voided))
+	return res, nil
 }
 
 // find reads the order whose column (a name from this file, never from input) equals value.
@@ -171,21 +243,6 @@ func (s *Service) getOrder(c echo.Context) error {
 	}
 	if err != nil {
 		return fmt.Errorf("get order %d: %w", id, err)
-	}
-	return c.JSON(http.StatusOK, o)
-}
-
-func (s *Service) getOrderByKey(c echo.Context) error {
-	key := c.Param("key")
-	if !api.ValidKey(key) {
-		return apierror.Newf(http.StatusBadRequest, "invalid_idempotency_key", "%q is not an idempotency key (1-128 letters, digits, '.', '_', ':' or '-')", key)
-	}
-	o, err := s.find(c.Request().Context(), "idempotency_key", key)
-	if errors.Is(err, sql.ErrNoRows) {
-		return apierror.Newf(http.StatusNotFound, "order_not_found", "no order with idempotency key %q", key)
-	}
-	if err != nil {
-		return fmt.Errorf("get order by key %q: %w", key, err)
 	}
 	return c.JSON(http.StatusOK, o)
 }

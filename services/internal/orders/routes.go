@@ -11,6 +11,6 @@ func (s *Service) Routes() []server.Route {
 	return []server.Route{
 		{Method: http.MethodPost, Path: "/orders", Handler: s.createOrder},
 		{Method: http.MethodGet, Path: "/orders/:id", Handler: s.getOrder},
-		{Method: http.MethodGet, Path: "/orders/by-key/:key", Handler: s.getOrderByKey},
+		{Method: http.MethodPost, Path: "/orders/voids", Handler: s.voidHold},
 	}
 }

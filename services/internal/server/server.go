@@ -93,17 +93,14 @@ func health(ready func(context.Context) error) echo.HandlerFunc {
 }
 
 // errorHandler answers every error with the one error body and logs the ones that are the server's fault.
-// A request whose client went away is the client's doing, whatever failed after it left: it is
-// answered (to nobody) and counted as 499, never as a server failure that would inflate the error rate.
+// A request cancelled because its client went away is 499 (apierror.From), never a server failure that
+// would inflate the error rate; any other failure stays what it is, client gone or not.
 func errorHandler(logger *slog.Logger) echo.HTTPErrorHandler {
 	return func(err error, c echo.Context) {
 		if c.Response().Committed {
 			return
 		}
 		status, body := apierror.From(err)
-		if status >= 500 && c.Request().Context().Err() != nil {
-			status, body = apierror.From(apierror.ClientGone(err))
-		}
 		if status >= 500 {
 			logger.ErrorContext(c.Request().Context(), "request failed",
 				"route", c.Path(), "status", status, "error", err.Error())

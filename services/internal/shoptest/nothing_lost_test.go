@@ -47,21 +47,26 @@ func reserve(t *testing.T, shop *Shop, id, sku string, qty int) (int, map[string
 }
 
 // settleReservation posts to inventory's /reservations/:id/<action> and returns status and error code.
-func settleReservation(t *testing.T, shop *Shop, id, action string) (int, string) {
+// A release names the hold it releases.
+func settleReservation(t *testing.T, shop *Shop, id, action string, hold int) (int, string) {
 	t.Helper()
-	status, data := Post(t, shop.URL["inventory"]+"/reservations/"+id+"/"+action, "", "", nil)
-	var body struct {
+	body := ""
+	if action == "release" {
+		body = fmt.Sprintf(`{"hold":%d}`, hold)
+	}
+	status, data := Post(t, shop.URL["inventory"]+"/reservations/"+id+"/"+action, jsonType, body, nil)
+	var answer struct {
 		Error string `json:"error"`
 	}
-	json.Unmarshal(data, &body)
-	return status, body.Error
+	json.Unmarshal(data, &answer)
+	return status, answer.Error
 }
 
-// order stores an order for a reservation directly at orders, as the gateway would.
-func order(t *testing.T, shop *Shop, key, sku string, qty int, reservedUntil string) (int, string) {
+// order stores an order for a reservation hold directly at orders, as the gateway would.
+func order(t *testing.T, shop *Shop, key, sku string, qty, hold int) (int, string) {
 	t.Helper()
 	status, data := Post(t, shop.URL["orders"]+"/orders", jsonType,
-		fmt.Sprintf(`{"idempotency_key":%q,"sku":%q,"quantity":%d,"unit_price_cents":100,"reserved_until":%q}`, key, sku, qty, reservedUntil), nil)
+		fmt.Sprintf(`{"idempotency_key":%q,"sku":%q,"quantity":%d,"unit_price_cents":100,"hold":%d}`, key, sku, qty, hold), nil)
 	var body struct {
 		Error string `json:"error"`
 	}
@@ -70,19 +75,20 @@ func order(t *testing.T, shop *Shop, key, sku string, qty int, reservedUntil str
 }
 
 // Reservations are held until confirmed, released, or expired; a retry by id finds its reservation
-// while it is held, and reserves again once it was released.
+// while it is held, and reserves again once it was released. Past the TTL, the sweep voids the hold at
+// orders (or finds its order), and orders refuses any order for a voided hold.
 func TestReservationIsHeldUntilConfirmedReleasedOrExpired(t *testing.T) {
 	shop := Start(t, Options{Env: map[string]string{"RESERVATION_TTL": "1s"}})
 	const sku = "hand-grinder"
 	initial := stock(t, shop, sku)
 
 	status, res := reserve(t, shop, "held-1", sku, 2)
-	if status != 201 || res["state"] != "held" || res["taken"] != true {
-		t.Fatalf("first reservation = %d %v; want 201, held, taken", status, res)
+	if status != 201 || res["state"] != "held" || res["taken"] != true || res["hold"] != 1.0 {
+		t.Fatalf("first reservation = %d %v; want 201, held, taken, hold 1", status, res)
 	}
 	status, res = reserve(t, shop, "held-1", sku, 2)
-	if status != 200 || res["state"] != "held" || res["taken"] != false {
-		t.Fatalf("the same reservation again = %d %v; want 200, held, not taken", status, res)
+	if status != 200 || res["state"] != "held" || res["taken"] != false || res["hold"] != 1.0 {
+		t.Fatalf("the same reservation again = %d %v; want 200, held, not taken, hold 1", status, res)
 	}
 	if got := stock(t, shop, sku); got != initial-2 {
 		t.Fatalf("stock = %d after one reservation of 2 made twice; want %d", got, initial-2)
@@ -90,24 +96,27 @@ func TestReservationIsHeldUntilConfirmedReleasedOrExpired(t *testing.T) {
 
 	// Confirmed: an order holds the stock for good; it can no longer be released.
 	reserve(t, shop, "confirm-1", sku, 1)
-	if status, code := settleReservation(t, shop, "confirm-1", "confirm"); status != 200 {
+	if status, code := order(t, shop, "confirm-1", sku, 1, 1); status != 201 {
+		t.Fatalf("order for confirm-1 = %d %s", status, code)
+	}
+	if status, code := settleReservation(t, shop, "confirm-1", "confirm", 0); status != 200 {
 		t.Fatalf("confirm = %d %s", status, code)
 	}
-	if status, _ := settleReservation(t, shop, "confirm-1", "confirm"); status != 200 {
+	if status, _ := settleReservation(t, shop, "confirm-1", "confirm", 0); status != 200 {
 		t.Fatalf("confirm again = %d; want 200 (idempotent)", status)
 	}
-	if status, code := settleReservation(t, shop, "confirm-1", "release"); status != 409 || code != "reservation_confirmed" {
+	if status, code := settleReservation(t, shop, "confirm-1", "release", 1); status != 409 || code != "reservation_confirmed" {
 		t.Fatalf("release of a confirmed reservation = %d %s; want 409 reservation_confirmed", status, code)
 	}
 
 	// Released: the stock goes back, once; it can no longer be confirmed; a retry reserves again.
 	reserve(t, shop, "release-1", sku, 3)
 	for range 2 {
-		if status, code := settleReservation(t, shop, "release-1", "release"); status != 200 {
+		if status, code := settleReservation(t, shop, "release-1", "release", 1); status != 200 {
 			t.Fatalf("release = %d %s; want 200, twice", status, code)
 		}
 	}
-	if status, code := settleReservation(t, shop, "release-1", "confirm"); status != 409 || code != "reservation_released" {
+	if status, code := settleReservation(t, shop, "release-1", "confirm", 0); status != 409 || code != "reservation_released" {
 		t.Fatalf("confirm of a released reservation = %d %s; want 409 reservation_released", status, code)
 	}
 	if got := stock(t, shop, sku); got != initial-2-1 {
@@ -115,8 +124,8 @@ func TestReservationIsHeldUntilConfirmedReleasedOrExpired(t *testing.T) {
 	}
 
 	// Never settled, but orders has its order (the gateway died in between): the sweep confirms it.
-	_, res = reserve(t, shop, "recover-1", sku, 4)
-	if status, code := order(t, shop, "recover-1", sku, 4, res["expires_at"].(string)); status != 201 {
+	reserve(t, shop, "recover-1", sku, 4)
+	if status, code := order(t, shop, "recover-1", sku, 4, 1); status != 201 {
 		t.Fatalf("order for recover-1 = %d %s", status, code)
 	}
 
@@ -132,18 +141,30 @@ func TestReservationIsHeldUntilConfirmedReleasedOrExpired(t *testing.T) {
 			t.Errorf("reservations settled %s = %v; want %v", outcome, got, want)
 		}
 	}
-	// An order for an expired reservation is refused: its stock may be gone.
-	if status, code := order(t, shop, "held-1", sku, 2, res["expires_at"].(string)); status != 409 || code != "reservation_expired" {
-		t.Fatalf("order after the reservation expired = %d %s; want 409 reservation_expired", status, code)
+	// The sweep voided held-1's hold: an order for it, arriving late, is refused.
+	if status, code := order(t, shop, "held-1", sku, 2, 1); status != 409 || code != "reservation_expired" {
+		t.Fatalf("order for a voided hold = %d %s; want 409 reservation_expired", status, code)
 	}
 	// recover-1's order was stored in time: asking again answers it.
-	if status, code := order(t, shop, "recover-1", sku, 4, res["expires_at"].(string)); status != 201 {
-		t.Fatalf("replay of recover-1's order after expiry = %d %s; want 201", status, code)
+	if status, code := order(t, shop, "recover-1", sku, 4, 1); status != 201 {
+		t.Fatalf("replay of recover-1's order = %d %s; want 201", status, code)
 	}
-	// After its expiry, a retry reserves again.
-	if status, res := reserve(t, shop, "held-1", sku, 2); status != 201 || res["taken"] != true {
-		t.Fatalf("held-1 after it expired = %d %v; want 201, taken again", status, res)
+	// After its expiry, a retry reserves again, under a new hold, which orders accepts; releasing the
+	// old hold does nothing.
+	status, res = reserve(t, shop, "held-1", sku, 2)
+	if status != 201 || res["taken"] != true || res["hold"] != 2.0 {
+		t.Fatalf("held-1 after it expired = %d %v; want 201, taken again, hold 2", status, res)
 	}
+	if status, code := settleReservation(t, shop, "held-1", "release", 1); status != 409 || code != "reservation_renewed" {
+		t.Fatalf("release of held-1's old hold = %d %s; want 409 reservation_renewed", status, code)
+	}
+	if status, code := order(t, shop, "held-1", sku, 2, 2); status != 201 {
+		t.Fatalf("order for held-1's new hold = %d %s; want 201", status, code)
+	}
+	if status, code := settleReservation(t, shop, "held-1", "confirm", 0); status != 200 {
+		t.Fatalf("confirm held-1 = %d %s", status, code)
+	}
+	AssertNoLeak(t, shop.DataDir, map[string]int64{sku: initial})
 }
 
 // Clients giving up at every point of a checkout leave no server error anywhere, and once the TTL

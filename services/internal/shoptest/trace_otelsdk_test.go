@@ -166,7 +166,7 @@ func TestCheckoutIsOneConnectedTraceAcrossFourServices(t *testing.T) {
 	}{
 		{price, "/products/ceramic-mug", "catalog", "GET /products/:sku", "", []string{"SELECT products"}},
 		{checkoutSpan, "/reservations", "inventory", "POST /reservations", "reserve stock", []string{"SELECT reservations", "UPDATE stock", "INSERT reservations", "SELECT stock"}},
-		{checkoutSpan, "/orders", "orders", "POST /orders", "store order", []string{"INSERT orders", "SELECT orders"}},
+		{checkoutSpan, "/orders", "orders", "POST /orders", "store order", []string{"SELECT orders", "SELECT voided_holds", "INSERT orders"}},
 		{confirm, "/confirm", "inventory", "POST /reservations/:id/confirm", "confirm reservation", []string{"SELECT reservations", "UPDATE reservations", "SELECT stock"}},
 	}
 	for _, h := range hops {

@@ -5,6 +5,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -52,14 +53,14 @@ func (db *DB) Ping(ctx context.Context) error { return db.sql.PingContext(ctx) }
 func (db *DB) InTx(ctx context.Context, fn func(tx Conn) error) error {
 	tx, err := db.sql.BeginTx(ctx, nil)
 	if err != nil {
-		return fmt.Errorf("store: begin: %w", err)
+		return fmt.Errorf("store: begin: %w", becauseOf(ctx, err))
 	}
 	if err := fn(Conn{q: tx, tel: db.tel, name: db.name}); err != nil {
 		tx.Rollback()
 		return err
 	}
 	if err := tx.Commit(); err != nil {
-		return fmt.Errorf("store: commit: %w", err)
+		return fmt.Errorf("store: commit: %w", becauseOf(ctx, err))
 	}
 	return nil
 }
@@ -83,14 +84,25 @@ type Conn struct {
 func (c Conn) Exec(ctx context.Context, query string, args ...any) (sql.Result, error) {
 	ctx, span := c.tel.StartQuery(ctx, c.name, query)
 	res, err := c.q.ExecContext(ctx, query, args...)
+	err = becauseOf(ctx, err)
 	span.End(err)
 	return res, err
+}
+
+// becauseOf names the context's end as the cause of err when the context ended: the driver reports an
+// interrupted statement in its own words, and a statement cut short by a client that went away must
+// read as that (context.Canceled), not as a failure of the database.
+func becauseOf(ctx context.Context, err error) error {
+	if err == nil || ctx.Err() == nil || errors.Is(err, ctx.Err()) {
+		return err
+	}
+	return fmt.Errorf("%w: %w", ctx.Err(), err)
 }
 
 // Get runs a query for one row and scans it into dest; no row is sql.ErrNoRows.
 func (c Conn) Get(ctx context.Context, query string, args []any, dest ...any) error {
 	ctx, span := c.tel.StartQuery(ctx, c.name, query)
-	err := c.q.QueryRowContext(ctx, query, args...).Scan(dest...)
+	err := becauseOf(ctx, c.q.QueryRowContext(ctx, query, args...).Scan(dest...))
 	if err == sql.ErrNoRows {
 		span.End(nil) // no row is an answer, not a failure of the database
 	} else {
@@ -105,7 +117,7 @@ func (c Conn) Select(ctx context.Context, query string, args []any, scan func(*s
 	defer func() { span.End(err) }()
 	rows, err := c.q.QueryContext(ctx, query, args...)
 	if err != nil {
-		return err
+		return becauseOf(ctx, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -113,5 +125,5 @@ func (c Conn) Select(ctx context.Context, query string, args []any, scan func(*s
 			return err
 		}
 	}
-	return rows.Err()
+	return becauseOf(ctx, rows.Err())
 }
