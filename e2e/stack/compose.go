@@ -112,6 +112,19 @@ func (p *Project) PID(ctx context.Context, service string) (int, error) {
 	return strconv.Atoi(strings.TrimSpace(out))
 }
 
+// RestartCount is how many times the engine has restarted a service's container after it exited.
+func (p *Project) RestartCount(ctx context.Context, service string) (int, error) {
+	id, err := p.Compose(ctx, "ps", "-q", service)
+	if err != nil {
+		return 0, err
+	}
+	out, err := p.Docker(ctx, "inspect", "-f", "{{.RestartCount}}", strings.TrimSpace(id))
+	if err != nil {
+		return 0, err
+	}
+	return strconv.Atoi(strings.TrimSpace(out))
+}
+
 // Logs is what a service's containers wrote, as "docker compose logs" shows it.
 func (p *Project) Logs(ctx context.Context, service string) (string, error) {
 	return p.Compose(ctx, "logs", "--no-color", "--no-log-prefix", service)

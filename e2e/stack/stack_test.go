@@ -22,6 +22,7 @@ import (
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/zerocodelab/lab/e2e/pipeline"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
@@ -39,8 +40,8 @@ var services = []string{"gateway", "catalog", "inventory", "orders"}
 var routes = map[string][]string{
 	"gateway":   {"/api/checkout", "/api/products", "/healthz", "/metrics"},
 	"catalog":   {"/products", "/products/:sku", "/healthz", "/metrics"},
-	"inventory": {"/stock/:sku", "/reservations", "/healthz", "/metrics"},
-	"orders":    {"/orders", "/orders/:id", "/healthz", "/metrics"},
+	"inventory": {"/stock/:sku", "/reservations", "/reservations/:id/confirm", "/reservations/:id/release", "/healthz", "/metrics"},
+	"orders":    {"/orders", "/orders/:id", "/orders/voids", "/healthz", "/metrics"},
 }
 
 // spanLanes are the lanes that must send spans; plain must send none.
@@ -461,6 +462,15 @@ func TestComposeStack(t *testing.T) {
 		}
 		time.Sleep(15 * time.Second)
 
+		// Eleven bytes on the Collector's published fluent forward port kill it (contrib#48519): the
+		// engine restarts it (restart: unless-stopped) and its queues on disk keep what it acknowledged.
+		tracker.Phase(phaseCrash)
+		crash, err := crashCollector(ctx, run)
+		if err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(15 * time.Second)
+
 		// kill -9 of the otel-auto gateway's process: the engine restarts it (restart: unless-stopped),
 		// its sidecar dies with the PID namespace and is restarted to attach again.
 		tracker.Phase(phaseKill)
@@ -515,7 +525,7 @@ func TestComposeStack(t *testing.T) {
 		// How many answered checkouts of a lane and phase may have no span, and why; by default none.
 		budget := func(l Loss) int {
 			switch {
-			case l.Phase == phaseCollector:
+			case l.Phase == phaseCollector, l.Phase == phaseCrash:
 				return batchBudget
 			case l.Phase == phaseKill && l.Lane == "otel-auto":
 				return beforeReattach
@@ -559,6 +569,7 @@ func TestComposeStack(t *testing.T) {
 			"  connect (its name does not resolve, or the connection is refused), an error it does not retry: a sender",
 			"  whose batch (every 5 s) falls in that window loses it.",
 			fmt.Sprintf("  Which lane is hit is a matter of timing. Budget: one batch per lane, %d checkouts.", batchBudget),
+			crash.String(),
 			fmt.Sprintf("Gateway killed with -9: the engine restarted it and its Go auto agent attached again %.1f s after the kill", reattach.Seconds()),
 			map[bool]string{
 				true: "  (the engine restarted the sidecar too);",
@@ -585,9 +596,91 @@ const (
 	phaseSteady    = "1 steady"
 	phaseTempo     = "2 Tempo stopped 60 s"
 	phaseCollector = "3 Collector restarted"
-	phaseKill      = "4 gateway killed (-9)"
-	phaseAfter     = "5 after the faults"
+	phaseCrash     = "4 Collector crashed"
+	phaseKill      = "5 gateway killed (-9)"
+	phaseAfter     = "6 after the faults"
 )
+
+// collectorCrash is what crashCollector saw.
+type collectorCrash struct {
+	port      string        // the published fluent forward address the bytes went to
+	survived  string        // why the Collector lives on, "" when it crashed
+	fatal     string        // the Collector's last words
+	restarted time.Duration // from the bytes to the engine's restart
+}
+
+func (c collectorCrash) String() string {
+	if c.survived != "" {
+		return fmt.Sprintf("Collector not crashed: 11 bytes on its fluent forward port (%s, contrib#48519) did not kill it:\n"+
+			"  this kernel grants the 32 GiB it asks for (%s).", c.port, c.survived)
+	}
+	return fmt.Sprintf("Collector crashed: 11 bytes on its fluent forward port (%s, contrib#48519) killed it (%s);\n"+
+		"  the engine restarted it %.1f s later (restart: unless-stopped). It acknowledged nothing it had not\n"+
+		"  written to its queues on disk, so this costs what the restart above costs: the same budget.",
+		c.port, c.fatal, c.restarted.Seconds())
+}
+
+// crashCollector sends the eleven bytes of pipeline.HugeForwardEntries to the Collector's published fluent
+// forward port and, where this kernel refuses the allocation they cause, waits until the engine has
+// restarted the Collector, its crash in its log.
+func crashCollector(ctx context.Context, run *Run) (collectorCrash, error) {
+	var c collectorCrash
+	port, err := run.HostAddr(ctx, "otel-collector", 24224)
+	if err != nil {
+		return c, err
+	}
+	c.port = port
+	refuses, why, err := pipeline.KernelRefuses(pipeline.HugeForwardAlloc)
+	if err != nil {
+		return c, err
+	}
+	before, err := run.RestartCount(ctx, "otel-collector")
+	if err != nil {
+		return c, err
+	}
+	sent := time.Now()
+	if err := pipeline.SendFluent(port, pipeline.HugeForwardEntries()); err != nil {
+		return c, err
+	}
+	if !refuses {
+		c.survived = why
+		return c, nil
+	}
+	err = wait.Eventually(ctx, "the engine restarting the Collector after its crash", time.Minute, 200*time.Millisecond, func() error {
+		n, err := run.RestartCount(ctx, "otel-collector")
+		if err != nil {
+			return err
+		}
+		if n <= before {
+			return errors.New("not restarted yet")
+		}
+		cs, err := run.Containers(ctx)
+		if err != nil {
+			return err
+		}
+		if st := cs["otel-collector"].State; st != "running" {
+			return fmt.Errorf("it is %s", st)
+		}
+		return nil
+	})
+	if err != nil {
+		return c, err
+	}
+	c.restarted = time.Since(sent)
+	logs, err := run.Logs(ctx, "otel-collector")
+	if err != nil {
+		return c, err
+	}
+	for line := range strings.Lines(logs) {
+		if strings.HasPrefix(line, "fatal error:") {
+			c.fatal = strings.TrimSpace(line)
+		}
+	}
+	if c.fatal == "" {
+		return c, fmt.Errorf("the Collector was restarted, but its log has no fatal error:\n%s", tail(logs, 3000))
+	}
+	return c, nil
+}
 
 // batchBudget is one export batch of a sender: the batch span processors export every 5 s, the run sends
 // 4 checkouts a second, and otlptracehttp does not retry when it cannot connect.
