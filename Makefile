@@ -116,12 +116,15 @@ run: build ## run the shop natively on 127.0.0.1:8080-8083 (Ctrl-C stops it)
 	echo "the shop runs on http://127.0.0.1:8080 (Ctrl-C stops it)" >&2; \
 	wait
 
-bench: ## the checkout benchmark, plain build against the SDK build, compared by benchstat
+bench: collector ## the checkout benchmark (plain build against the SDK build, by benchstat), then the Collector's
 	@mkdir -p build
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 	cd services && $(GO) test -run '^$$' -bench Checkout -count 8 ./internal/shoptest | tee $(CURDIR)/build/bench-plain.txt
 	cd services && $(GO) test -tags otelsdk -run '^$$' -bench Checkout -count 8 ./internal/shoptest | tee $(CURDIR)/build/bench-otelsdk.txt
 	cd build && $(TOOLS)/benchstat -col .file bench-plain.txt bench-otelsdk.txt
+	@# The real Collector with collector/config.yaml at saturation: spans/s, its CPU per 1,000 spans, losses.
+	cd e2e && $(GO) test -run '^$$' -bench Collector -benchtime 400x -count 6 ./pipeline | tee $(CURDIR)/build/bench-collector.txt
+	cd build && $(TOOLS)/benchstat bench-collector.txt
 
 fuzz: ## fuzz the checkout decoding for 2 minutes
 	cd services && $(GO) test -run '^$$' -fuzz FuzzDecodeCheckout -fuzztime 2m ./internal/gateway

@@ -123,7 +123,7 @@ func TestFluentCrashLosesNothingAcknowledged(t *testing.T) {
 }
 
 // collectorUnderTest is the Collector to run, on free loopback ports, its queues in a directory of the test's.
-func collectorUnderTest(t *testing.T) pipeline.Collector {
+func collectorUnderTest(t testing.TB) pipeline.Collector {
 	t.Helper()
 	bin, err := filepath.Abs(cmp(os.Getenv("PIPELINE_OTELCOL"), defaultOtelcol))
 	if err != nil {
@@ -147,7 +147,7 @@ func cmp(s, fallback string) string {
 }
 
 // start runs the Collector until the test ends, and shows its output if the test failed.
-func start(t *testing.T, c pipeline.Collector) *pipeline.Process {
+func start(t testing.TB, c pipeline.Collector) *pipeline.Process {
 	t.Helper()
 	p, err := c.Start(context.Background())
 	if err != nil {
@@ -162,7 +162,7 @@ func start(t *testing.T, c pipeline.Collector) *pipeline.Process {
 	return p
 }
 
-func dial(t *testing.T, addr string) *grpc.ClientConn {
+func dial(t testing.TB, addr string) *grpc.ClientConn {
 	t.Helper()
 	conn, err := grpc.NewClient(addr, grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {
@@ -173,7 +173,7 @@ func dial(t *testing.T, addr string) *grpc.ClientConn {
 }
 
 // listenSink brings the trace backend up where the Collector's Tempo exporter sends.
-func listenSink(t *testing.T, addr string) *spans.Sink {
+func listenSink(t testing.TB, addr string) *spans.Sink {
 	t.Helper()
 	sink, _, stop, err := spans.ListenSink(addr)
 	if err != nil {
