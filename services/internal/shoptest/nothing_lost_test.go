@@ -18,8 +18,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/zerocodelab/lab/services/internal/app"
 )
 
 // waitFor polls cond until it holds or timeout passes.
@@ -268,15 +266,7 @@ func TestSlowClientsAreCutOffWhileCheckoutsSucceed(t *testing.T) {
 	// Short timeouts for the gateway the slow clients attack; its upstreams keep the defaults, so that
 	// the gateway's own calls are not cut off when this machine is slow.
 	shop := Start(t, Options{})
-	env := map[string]string{"ADDR": "127.0.0.1:0", "HTTP_READ_HEADER_TIMEOUT": "500ms", "HTTP_READ_TIMEOUT": "1s",
-		"CATALOG_URL": shop.URL["catalog"], "INVENTORY_URL": shop.URL["inventory"], "ORDERS_URL": shop.URL["orders"]}
-	ctx, cancel := context.WithCancel(context.Background())
-	gw, err := app.Start(ctx, Spec("gateway"), func(k string) string { return env[k] }, &Log{}, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cancel(); gw.Wait() }()
-	addr := gw.Addr
+	addr := strings.TrimPrefix(shop.StartGateway(t, map[string]string{"HTTP_READ_HEADER_TIMEOUT": "500ms", "HTTP_READ_TIMEOUT": "1s"}), "http://")
 	const slow = 150
 
 	cuts := make(chan cutOff, 2*slow)
@@ -379,17 +369,10 @@ func TestUnusableCatalogAnswersReserveNothing(t *testing.T) {
 				io.WriteString(w, answer)
 			}))
 			defer catalog.Close()
-			env := map[string]string{"ADDR": "127.0.0.1:0", "CATALOG_URL": catalog.URL, "INVENTORY_URL": shop.URL["inventory"], "ORDERS_URL": shop.URL["orders"]}
-			ctx, cancel := context.WithCancel(context.Background())
-			gw, err := app.Start(ctx, Spec("gateway"), func(k string) string { return env[k] }, &Log{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cancel(); gw.Wait() }()
-
+			gw := shop.StartGateway(t, map[string]string{"CATALOG_URL": catalog.URL})
 			before := stock(t, shop, "ceramic-mug")
 			reservations := shop.Metric(t, "inventory", "shop_stock_reservations_total", nil)
-			status, data := Post(t, "http://"+gw.Addr+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
+			status, data := Post(t, gw+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
 			if status != 502 || !strings.Contains(string(data), "upstream_error") {
 				t.Fatalf("checkout with the catalog answering %s = %d %s; want 502 upstream_error", answer, status, data)
 			}

@@ -1,7 +1,6 @@
 package shoptest
 
 import (
-	"context"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -11,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/zerocodelab/lab/services/internal/app"
 	"github.com/zerocodelab/lab/services/internal/inventory"
 	"github.com/zerocodelab/lab/services/internal/telemetry"
 	"github.com/zerocodelab/lab/services/internal/traceparent"
@@ -278,17 +276,9 @@ func TestUnreachableUpstreamIs502NamingIt(t *testing.T) {
 
 	for _, down := range []string{"catalog", "inventory", "orders"} {
 		t.Run(down+" down", func(t *testing.T) {
-			env := map[string]string{"ADDR": "127.0.0.1:0", "CATALOG_URL": shop.URL["catalog"], "INVENTORY_URL": shop.URL["inventory"], "ORDERS_URL": shop.URL["orders"]}
-			env[strings.ToUpper(down)+"_URL"] = dead
-			ctx, cancel := context.WithCancel(context.Background())
-			gw, err := app.Start(ctx, Spec("gateway"), func(k string) string { return env[k] }, &Log{}, nil)
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer func() { cancel(); gw.Wait() }()
-
+			gw := shop.StartGateway(t, map[string]string{strings.ToUpper(down) + "_URL": dead})
 			before := stock(t, shop, "ceramic-mug")
-			status, data := Post(t, "http://"+gw.Addr+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
+			status, data := Post(t, gw+"/api/checkout", jsonType, `{"sku":"ceramic-mug","quantity":1}`, nil)
 			var body struct{ Error, Message string }
 			if json.Unmarshal(data, &body) != nil || status != 502 || body.Error != "upstream_unreachable" || !strings.Contains(body.Message, down) {
 				t.Fatalf("checkout with %s down = %d %s; want 502 upstream_unreachable naming %s", down, status, data, down)

@@ -185,3 +185,27 @@ func FreeAddr(tb testing.TB) string {
 	defer ln.Close()
 	return ln.Addr().String()
 }
+
+// StartGateway starts one more gateway over the shop's upstreams, with env added to (or replacing) its
+// configuration, like a gateway whose CATALOG_URL points elsewhere. It stops when the test ends, and
+// returns its base URL.
+func (s *Shop) StartGateway(tb testing.TB, env map[string]string) string {
+	tb.Helper()
+	all := map[string]string{"ADDR": "127.0.0.1:0", "CATALOG_URL": s.URL["catalog"], "INVENTORY_URL": s.URL["inventory"], "ORDERS_URL": s.URL["orders"]}
+	for k, v := range env {
+		all[k] = v
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	gw, err := app.Start(ctx, Spec("gateway"), func(k string) string { return all[k] }, &Log{}, nil)
+	if err != nil {
+		cancel()
+		tb.Fatalf("start gateway: %v", err)
+	}
+	tb.Cleanup(func() {
+		cancel()
+		if err := gw.Wait(); err != nil {
+			tb.Errorf("stop gateway: %v", err)
+		}
+	})
+	return "http://" + gw.Addr
+}
