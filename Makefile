@@ -16,7 +16,7 @@ STANDIN := $(CURDIR)/build/tempo-standin/otelcol-tempo-standin
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose lane-on lane-off lint fmt run bench fuzz clean
+.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -72,6 +72,13 @@ e2e: collector agent loki prometheus ## the native end-to-end run on this kernel
 	@[ "$$(uname -s)" = Linux ] || { echo "make e2e runs eBPF agents on a Linux kernel; this is $$(uname -s)"; exit 1; }
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e loads eBPF programs into the kernel and needs root: sudo make e2e"; exit 1; }
 	cd e2e && $(GO) test -tags e2e -run '^TestEndToEnd$$' -count=1 -v -timeout 30m .
+
+compare-fixtures: ## make e2e, keeping each comparison's spans as the compare package's test fixtures (root, Linux)
+	$(MAKE) e2e COMPARE_RECORD=e2e/compare/testdata
+
+compare: ## one checkout of each scenario in every lane of the running stack, compared (COMPARE_FLAGS: see -h)
+	cd e2e && $(GO) build -o $(CURDIR)/build/compare ./cmd/compare
+	build/compare $(COMPARE_FLAGS)
 
 doctor: ## what this kernel lets each eBPF agent do (built as you, run as root: it asks sudo when needed)
 	cd e2e && $(GO) build -o $(CURDIR)/build/doctor ./cmd/doctor

@@ -28,6 +28,8 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"gopkg.in/yaml.v3"
 
+	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/compare/comparetest"
 	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -185,6 +187,60 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	checkLoki(t, rep, lokiURL, lanes, manualTrace)
+	compareLanes(t, rep, sink, lanes, lokiURL, promURL, verdicts, propagates)
+}
+
+// compareLanes sends one checkout of every scenario to every lane and compares what each lane's
+// instrumentation made of it, from the spans the sink received: the matrix and trees go into the report
+// and build/compare.md, and each cell is checked against comparetest's table. COMPARE_RECORD=dir keeps
+// what each comparison was built from, as the compare package's test fixtures (make compare-fixtures).
+func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*lane, lokiURL, promURL string, verdicts []doctor.Verdict, propagates bool) {
+	client, err := promapi.NewClient(promapi.Config{Address: promURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	observers := map[string]compare.Observer{"plain": compare.None, "otel-auto": compare.GoAuto, "otel-auto-nohint": compare.GoAuto, "manual": compare.SDK}
+	lab := compare.Lab{
+		Client:   &http.Client{Timeout: 10 * time.Second},
+		Source:   sink,
+		Signals:  compare.Backends{Client: &http.Client{Timeout: 10 * time.Second}, Loki: lokiURL, Prometheus: promv1.NewAPI(client)},
+		Verdicts: verdicts,
+		Settle:   3 * time.Second, // the SDK and the agents export every 0.5 s, the Collector's queue batches for 1 s
+		Timeout:  30 * time.Second,
+	}
+	for _, l := range lanes {
+		lab.Lanes = append(lab.Lanes, compare.Lane{Name: l.name, Observer: observers[l.name], Gateway: l.url["gateway"]})
+	}
+	var md bytes.Buffer
+	md.WriteString("# The lanes compared, one checkout of each scenario (make e2e)\n\n")
+	for _, sc := range compare.Scenarios {
+		m := lab.Compare(context.Background(), sc)
+		rep.Section("the lanes compared: one " + sc.Name + " checkout in every lane")
+		var text bytes.Buffer
+		if err := compare.WriteText(&text, m); err != nil {
+			t.Fatal(err)
+		}
+		if err := compare.WriteTrees(&text, m); err != nil {
+			t.Fatal(err)
+		}
+		rep.Printf("%s", text.String())
+		if err := compare.WriteMarkdown(&md, m); err != nil {
+			t.Fatal(err)
+		}
+		comparetest.Check(t, m, propagates)
+		if dir := os.Getenv("COMPARE_RECORD"); dir != "" {
+			rec, err := compare.Record(m, verdicts)
+			if err == nil {
+				err = rec.Save(filepath.Join(root, dir))
+			}
+			if err != nil {
+				t.Errorf("record the %s comparison: %v", sc.Name, err)
+			}
+		}
+	}
+	if err := os.WriteFile(filepath.Join(root, "build", "compare.md"), md.Bytes(), 0o644); err != nil {
+		t.Errorf("write build/compare.md: %v", err)
+	}
 }
 
 // waitForAgents sends traffic to the agent lanes until each of their services has a SERVER span.

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"sync"
+	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
@@ -54,4 +55,35 @@ func (s *Sink) Spans(lane string) []Span {
 		}
 	}
 	return out
+}
+
+// Trace returns the spans received of one trace (hex id).
+func (s *Sink) Trace(_ context.Context, traceID string) ([]Span, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []Span
+	for _, sp := range s.spans {
+		if sp.TraceID().String() == traceID {
+			out = append(out, sp)
+		}
+	}
+	return out, nil
+}
+
+// Around returns a lane's spans of the traces whose first span started between from and to.
+func (s *Sink) Around(_ context.Context, lane string, from, to time.Time) ([]Span, error) {
+	traces := ByTrace(s.Spans(lane))
+	var out []Span
+	for _, tr := range traces {
+		first := tr[0].StartTimestamp().AsTime()
+		for _, sp := range tr {
+			if t := sp.StartTimestamp().AsTime(); t.Before(first) {
+				first = t
+			}
+		}
+		if !first.Before(from) && !first.After(to) {
+			out = append(out, tr...)
+		}
+	}
+	return out, nil
 }

@@ -90,3 +90,22 @@ func str(m pcommon.Map, key string) string {
 	}
 	return ""
 }
+
+// ToTraces puts spans back into OTLP data, one resource per lane and service.
+func ToTraces(list []Span) ptrace.Traces {
+	td := ptrace.NewTraces()
+	scopes := map[[2]string]ptrace.SpanSlice{}
+	for _, sp := range list {
+		key := [2]string{sp.Lane, sp.Service}
+		dst, ok := scopes[key]
+		if !ok {
+			rs := td.ResourceSpans().AppendEmpty()
+			rs.Resource().Attributes().PutStr("service.namespace", sp.Lane)
+			rs.Resource().Attributes().PutStr("service.name", sp.Service)
+			dst = rs.ScopeSpans().AppendEmpty().Spans()
+			scopes[key] = dst
+		}
+		sp.CopyTo(dst.AppendEmpty())
+	}
+	return td
+}

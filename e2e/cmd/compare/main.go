@@ -1,0 +1,173 @@
+// Command compare sends one checkout of each scenario to every lane of a running Zero-code Lab and
+// compares what each lane's instrumentation made of it: a matrix of capabilities by lane and each lane's
+// span tree, printed and written as Markdown. By default it asks the compose stack on 127.0.0.1.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"net/url"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/doctor"
+)
+
+// config is what the flags say, checked before anything is sent.
+type config struct {
+	lanes      []compare.Lane
+	scenarios  []compare.Scenario
+	tempo      string
+	loki       string
+	prometheus string
+	markdown   string
+	timeout    time.Duration
+}
+
+// observers says what instruments each lane the lab knows, by its name.
+var observers = map[string]compare.Observer{
+	"plain": compare.None, "beyla": compare.Beyla, "otel-auto": compare.GoAuto,
+	"otel-auto-nohint": compare.GoAuto, "manual": compare.SDK,
+}
+
+func main() {
+	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	cfg, err := parse(os.Args[1:])
+	if err != nil {
+		log.Error("bad configuration", "err", err)
+		os.Exit(2)
+	}
+	if err := run(context.Background(), cfg, log); err != nil {
+		log.Error("compare failed", "err", err)
+		os.Exit(1)
+	}
+}
+
+func parse(args []string) (config, error) {
+	fs := flag.NewFlagSet("compare", flag.ContinueOnError)
+	lanes := fs.String("lanes", "plain=http://127.0.0.1:8080,beyla=http://127.0.0.1:8081,otel-auto=http://127.0.0.1:8082,manual=http://127.0.0.1:8083",
+		"the lanes' gateways, name=URL separated by commas; names: plain, beyla, otel-auto, otel-auto-nohint, manual")
+	scenarios := fs.String("scenarios", "", "the scenarios to compare, separated by commas (default: all)")
+	tempo := fs.String("tempo", "http://127.0.0.1:3200", "Tempo's HTTP API (or any server of its /api/v2/traces and /api/search)")
+	loki := fs.String("loki", "http://127.0.0.1:3100", "Loki's HTTP API")
+	prometheus := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus' HTTP API")
+	markdown := fs.String("markdown", "build/compare.md", "where to write the comparison as Markdown (empty: nowhere)")
+	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for a lane's trace, logs and metrics")
+	if err := fs.Parse(args); err != nil {
+		return config{}, err
+	}
+	cfg := config{tempo: *tempo, loki: *loki, prometheus: *prometheus, markdown: *markdown, timeout: *timeout}
+	for _, part := range strings.Split(*lanes, ",") {
+		name, gateway, ok := strings.Cut(strings.TrimSpace(part), "=")
+		observer, known := observers[name]
+		if !ok || !known {
+			return cfg, fmt.Errorf("-lanes: %q is not name=URL with a known lane name", part)
+		}
+		if err := checkURL(gateway); err != nil {
+			return cfg, fmt.Errorf("-lanes: lane %s: %w", name, err)
+		}
+		cfg.lanes = append(cfg.lanes, compare.Lane{Name: name, Observer: observer, Gateway: strings.TrimRight(gateway, "/")})
+	}
+	if *scenarios == "" {
+		cfg.scenarios = compare.Scenarios
+	} else {
+		for _, name := range strings.Split(*scenarios, ",") {
+			sc, ok := compare.ScenarioNamed(strings.TrimSpace(name))
+			if !ok {
+				return cfg, fmt.Errorf("-scenarios: %q is not a scenario of the shop", name)
+			}
+			cfg.scenarios = append(cfg.scenarios, sc)
+		}
+	}
+	for flagName, u := range map[string]string{"-tempo": cfg.tempo, "-loki": cfg.loki, "-prometheus": cfg.prometheus} {
+		if err := checkURL(u); err != nil {
+			return cfg, fmt.Errorf("%s: %w", flagName, err)
+		}
+	}
+	if cfg.timeout <= 0 {
+		return cfg, errors.New("-timeout: must be positive")
+	}
+	return cfg, nil
+}
+
+func checkURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return nil
+}
+
+func run(ctx context.Context, cfg config, log *slog.Logger) error {
+	client := &http.Client{Timeout: 10 * time.Second}
+	prom, err := promapi.NewClient(promapi.Config{Address: cfg.prometheus})
+	if err != nil {
+		return fmt.Errorf("-prometheus: %w", err)
+	}
+	lab := compare.Lab{
+		Lanes:    cfg.lanes,
+		Client:   client,
+		Source:   compare.Tempo{Client: client, URL: cfg.tempo},
+		Signals:  compare.Backends{Client: client, Loki: cfg.loki, Prometheus: promv1.NewAPI(prom)},
+		Verdicts: verdicts(cfg.lanes, log),
+		Settle:   5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
+		Timeout:  cfg.timeout,
+	}
+	var md bytes.Buffer
+	md.WriteString("# The lanes compared, one checkout of each scenario (make compare)\n\n")
+	for _, sc := range cfg.scenarios {
+		log.Info("comparing", "scenario", sc.Name, "lanes", len(cfg.lanes))
+		m := lab.Compare(ctx, sc)
+		fmt.Printf("\n")
+		if err := compare.WriteText(os.Stdout, m); err != nil {
+			return err
+		}
+		fmt.Printf("\n")
+		if err := compare.WriteTrees(os.Stdout, m); err != nil {
+			return err
+		}
+		if err := compare.WriteMarkdown(&md, m); err != nil {
+			return err
+		}
+	}
+	if cfg.markdown == "" {
+		return nil
+	}
+	if err := os.MkdirAll(filepath.Dir(cfg.markdown), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(cfg.markdown, md.Bytes(), 0o644); err != nil {
+		return err
+	}
+	log.Info("written", "markdown", cfg.markdown)
+	return nil
+}
+
+// verdicts are the doctor's, when they describe the kernel the lanes run on: this machine's, with the
+// lanes on loopback, read as root on Linux. Otherwise the matrix says the doctor could not tell.
+func verdicts(lanes []compare.Lane, log *slog.Logger) []doctor.Verdict {
+	if runtime.GOOS != "linux" || os.Geteuid() != 0 {
+		log.Info("no doctor verdicts: they need root on Linux (sudo build/compare)")
+		return nil
+	}
+	for _, l := range lanes {
+		u, _ := url.Parse(l.Gateway)
+		if h := u.Hostname(); h != "127.0.0.1" && h != "localhost" && h != "::1" {
+			log.Info("no doctor verdicts: a lane runs on another machine", "lane", l.Name, "gateway", l.Gateway)
+			return nil
+		}
+	}
+	return doctor.Verdicts(doctor.Inspect())
+}

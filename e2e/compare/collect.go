@@ -1,0 +1,180 @@
+package compare
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"fmt"
+	"io"
+	"net/http"
+	"sync"
+	"time"
+
+	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/spans"
+)
+
+// Source is where the lanes' spans are read: Tempo's HTTP API, or the end-to-end run's own sink.
+type Source interface {
+	// Trace returns the spans of one trace; none, and no error, while the backend has none of it.
+	Trace(ctx context.Context, traceID string) ([]spans.Span, error)
+	// Around returns a lane's spans of the traces that started between from and to.
+	Around(ctx context.Context, lane string, from, to time.Time) ([]spans.Span, error)
+}
+
+// Signals are the other backends a lane's checkout is looked up in.
+type Signals interface {
+	// Logs counts the log lines of a lane that carry a trace id.
+	Logs(ctx context.Context, lane, traceID string) (Signal, error)
+	// RED counts a lane's request-count series.
+	RED(ctx context.Context, lane string) (Signal, error)
+}
+
+// Lab sends the same checkout to every lane and collects what each lane's instrumentation made of it.
+type Lab struct {
+	Lanes    []Lane
+	Client   *http.Client
+	Source   Source
+	Signals  Signals          // nil: logs and metrics are not looked up
+	Verdicts []doctor.Verdict // the doctor's, where the lanes run; nil when it could not run there
+	// A trace counts as complete once it has kept the same number of spans for Settle; a lane whose
+	// trace is still empty or growing after Timeout is shown as it is, with the reason.
+	Settle, Timeout time.Duration
+}
+
+// Compare sends one checkout of the scenario to every lane, one lane after the other so that their
+// spans do not overlap in time, then reads every lane's trace, logs and metrics at once.
+func (l *Lab) Compare(ctx context.Context, sc Scenario) Matrix {
+	results := make([]Result, len(l.Lanes))
+	for i, lane := range l.Lanes {
+		results[i] = l.send(ctx, lane, sc)
+	}
+	var wg sync.WaitGroup
+	for i := range results {
+		if results[i].Off != "" {
+			continue
+		}
+		wg.Go(func() { l.collect(ctx, &results[i]) })
+	}
+	wg.Wait()
+	return Build(sc, results, l.Verdicts)
+}
+
+// send makes the checkout with a traceparent of its own, as a client starting a trace would.
+func (l *Lab) send(ctx context.Context, lane Lane, sc Scenario) Result {
+	traceID, header := newTraceparent()
+	r := Result{Lane: lane, TraceID: traceID}
+	body := fmt.Sprintf(`{"sku":"espresso-beans","quantity":1,"scenario":%q,"idempotency_key":"compare-%s"}`, sc.Name, traceID[:16])
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, lane.Gateway+"/api/checkout", bytes.NewBufferString(body))
+	if err != nil {
+		r.Off = fmt.Sprintf("gateway %q: %v", lane.Gateway, err)
+		return r
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("traceparent", header)
+	start := time.Now()
+	resp, err := l.Client.Do(req)
+	if err != nil {
+		r.Off = fmt.Sprintf("not running: its gateway %s does not answer (%v)", lane.Gateway, err)
+		return r
+	}
+	io.Copy(io.Discard, resp.Body)
+	resp.Body.Close()
+	r.Latency, r.Status = time.Since(start), resp.StatusCode
+	return r
+}
+
+// collect reads a lane's trace until it stops growing, the spans around it, then its logs and metrics.
+func (l *Lab) collect(ctx context.Context, r *Result) {
+	sent := time.Now().Add(-r.Latency)
+	if r.Lane.Observer == None {
+		// Nothing should come: look once, after the time a span would need to arrive.
+		sleep(ctx, l.Settle)
+		r.Trace, r.Missing = l.readOnce(ctx, r.TraceID)
+	} else {
+		r.Trace, r.Missing = l.readStable(ctx, r.TraceID)
+	}
+	if len(r.Trace) > 0 && len(unanswered(r.Trace)) > 0 {
+		around, err := l.Source.Around(ctx, r.Lane.Name, sent.Add(-time.Second), sent.Add(r.Latency+time.Second))
+		if err != nil {
+			r.Missing = "the spans around it: " + err.Error()
+		}
+		r.Related = around
+	}
+	if l.Signals == nil {
+		r.Logs = Signal{Err: "not looked up"}
+		r.RED = Signal{Err: "not looked up"}
+		return
+	}
+	r.Logs = l.untilFound(ctx, func() (Signal, error) { return l.Signals.Logs(ctx, r.Lane.Name, r.TraceID) })
+	r.RED = l.untilFound(ctx, func() (Signal, error) { return l.Signals.RED(ctx, r.Lane.Name) })
+}
+
+func (l *Lab) readOnce(ctx context.Context, traceID string) ([]spans.Span, string) {
+	trace, err := l.Source.Trace(ctx, traceID)
+	if err != nil {
+		return nil, err.Error()
+	}
+	return trace, ""
+}
+
+// readStable reads a trace until the same nonzero number of spans comes back over Settle.
+func (l *Lab) readStable(ctx context.Context, traceID string) ([]spans.Span, string) {
+	deadline := time.Now().Add(l.Timeout)
+	var trace []spans.Span
+	var stableSince time.Time
+	var lastErr error
+	for {
+		got, err := l.Source.Trace(ctx, traceID)
+		switch {
+		case err != nil:
+			lastErr = err
+		case len(got) == 0 || len(got) != len(trace):
+			trace, stableSince = got, time.Now()
+		case time.Since(stableSince) >= l.Settle:
+			return trace, ""
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			switch {
+			case len(trace) > 0:
+				return trace, fmt.Sprintf("still growing after %s", l.Timeout)
+			case lastErr != nil:
+				return nil, lastErr.Error()
+			}
+			return nil, fmt.Sprintf("not in the trace backend after %s", l.Timeout)
+		}
+		sleep(ctx, l.Settle/4)
+	}
+}
+
+// untilFound asks a backend until it finds something or the timeout passes: logs and metrics arrive
+// after the spans (shipped in batches, scraped every few seconds).
+func (l *Lab) untilFound(ctx context.Context, ask func() (Signal, error)) Signal {
+	deadline := time.Now().Add(l.Timeout)
+	for {
+		s, err := ask()
+		if err != nil {
+			s = Signal{Err: err.Error()}
+		}
+		if s.Count > 0 || time.Now().After(deadline) || ctx.Err() != nil {
+			return s
+		}
+		sleep(ctx, time.Second)
+	}
+}
+
+func sleep(ctx context.Context, d time.Duration) {
+	select {
+	case <-ctx.Done():
+	case <-time.After(d):
+	}
+}
+
+// newTraceparent returns a fresh trace id and a sampled traceparent that starts it.
+func newTraceparent() (traceID, header string) {
+	var b [24]byte
+	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
+	traceID = hex.EncodeToString(b[:16])
+	return traceID, "00-" + traceID + "-" + hex.EncodeToString(b[16:]) + "-01"
+}

@@ -1,0 +1,95 @@
+package compare
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/spans"
+)
+
+// Recording is one comparison as it was collected, to be built again without the lanes running: the
+// fixtures of the package's tests are recordings of a native end-to-end run.
+type Recording struct {
+	Scenario string           `json:"scenario"`
+	Verdicts []doctor.Verdict `json:"verdicts"` // the doctor's on the machine that recorded it
+	Lanes    []RecordedLane   `json:"lanes"`
+}
+
+// RecordedLane is one lane's result with its spans as OTLP JSON.
+type RecordedLane struct {
+	Result
+	Trace   json.RawMessage `json:"trace"`   // the checkout's trace
+	Related json.RawMessage `json:"related"` // the lane's spans around it
+}
+
+// Record keeps what a comparison was built from.
+func Record(m Matrix, verdicts []doctor.Verdict) (Recording, error) {
+	rec := Recording{Scenario: m.Scenario, Verdicts: verdicts}
+	var marshal ptrace.JSONMarshaler
+	for _, r := range m.Results {
+		trace, err := marshal.MarshalTraces(spans.ToTraces(r.Trace))
+		if err != nil {
+			return rec, fmt.Errorf("lane %s: %w", r.Lane.Name, err)
+		}
+		related, err := marshal.MarshalTraces(spans.ToTraces(r.Related))
+		if err != nil {
+			return rec, fmt.Errorf("lane %s: %w", r.Lane.Name, err)
+		}
+		rec.Lanes = append(rec.Lanes, RecordedLane{Result: r, Trace: trace, Related: related})
+	}
+	return rec, nil
+}
+
+// Replay builds the comparison again from what was recorded.
+func (rec Recording) Replay() (Matrix, error) {
+	sc, ok := ScenarioNamed(rec.Scenario)
+	if !ok {
+		return Matrix{}, fmt.Errorf("recorded scenario %q is not one of the shop's", rec.Scenario)
+	}
+	var unmarshal ptrace.JSONUnmarshaler
+	results := make([]Result, len(rec.Lanes))
+	for i, l := range rec.Lanes {
+		results[i] = l.Result
+		for _, part := range []struct {
+			raw json.RawMessage
+			dst *[]spans.Span
+		}{{l.Trace, &results[i].Trace}, {l.Related, &results[i].Related}} {
+			td, err := unmarshal.UnmarshalTraces(part.raw)
+			if err != nil {
+				return Matrix{}, fmt.Errorf("lane %s: %w", l.Lane.Name, err)
+			}
+			*part.dst = spans.FromTraces(td)
+		}
+	}
+	return Build(sc, results, rec.Verdicts), nil
+}
+
+// Save writes the recording to dir/<scenario>.json.
+func (rec Recording) Save(dir string) error {
+	data, err := json.MarshalIndent(rec, "", " ")
+	if err != nil {
+		return err
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(dir, rec.Scenario+".json"), append(data, '\n'), 0o644)
+}
+
+// LoadRecording reads a recording that Save wrote.
+func LoadRecording(path string) (Recording, error) {
+	var rec Recording
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return rec, err
+	}
+	if err := json.Unmarshal(data, &rec); err != nil {
+		return rec, fmt.Errorf("%s: %w", path, err)
+	}
+	return rec, nil
+}
