@@ -110,6 +110,17 @@ func (t *Tracker) Sent() []Sent {
 	return slices.Clone(t.sent)
 }
 
+// SentIn returns the checkouts sent so far in one phase.
+func (t *Tracker) SentIn(phase string) []Sent {
+	var out []Sent
+	for _, s := range t.Sent() {
+		if s.Phase == phase {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
 // Loss counts, for one lane and phase, the checkouts sent, those the shop answered, and those whose
 // gateway SERVER span reached the trace backend: in the trace the client started, or (Misparented)
 // as the child of the client's span but in another trace, which would mean the traceparent was misread.
