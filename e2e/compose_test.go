@@ -66,7 +66,7 @@ func isAgent(name string) bool { return name == "beyla" || strings.HasSuffix(nam
 
 func TestComposeLoadsForEveryProfileAndPlatform(t *testing.T) {
 	for name, p := range loadAll(t) {
-		for _, stack := range []string{"otel-collector", "tempo", "loki", "prometheus", "grafana", "loadgen"} {
+		for _, stack := range []string{"otel-collector", "tempo", "loki", "prometheus", "grafana", "loadgen", "lab"} {
 			if _, ok := p.Services[stack]; !ok {
 				t.Errorf("%s: the stack service %s is missing", name, stack)
 			}

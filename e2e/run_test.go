@@ -199,7 +199,6 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*l
 	if err != nil {
 		t.Fatal(err)
 	}
-	observers := map[string]compare.Observer{"plain": compare.None, "otel-auto": compare.GoAuto, "otel-auto-nohint": compare.GoAuto, "manual": compare.SDK}
 	lab := compare.Lab{
 		Client:   &http.Client{Timeout: 10 * time.Second},
 		Source:   sink,
@@ -209,7 +208,8 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*l
 		Timeout:  30 * time.Second,
 	}
 	for _, l := range lanes {
-		lab.Lanes = append(lab.Lanes, compare.Lane{Name: l.name, Observer: observers[l.name], Gateway: l.url["gateway"]})
+		observer, _ := compare.ObserverOf(l.name) // every lane of the run is one of the lab's
+		lab.Lanes = append(lab.Lanes, compare.Lane{Name: l.name, Observer: observer, Gateway: l.url["gateway"]})
 	}
 	var md bytes.Buffer
 	md.WriteString("# The lanes compared, one checkout of each scenario (make e2e)\n\n")

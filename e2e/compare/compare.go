@@ -6,6 +6,7 @@
 package compare
 
 import (
+	"fmt"
 	"net/url"
 	"strings"
 	"time"
@@ -28,6 +29,49 @@ type Lane struct {
 	Name     string   `json:"name"`     // the lane label: service.namespace of its spans
 	Observer Observer `json:"observer"` // what instruments it
 	Gateway  string   `json:"gateway"`  // the base URL of its gateway
+}
+
+// observers says what instruments each lane the lab knows, by its name.
+var observers = map[string]Observer{
+	"plain": None, "beyla": Beyla, "otel-auto": GoAuto,
+	"otel-auto-nohint": GoAuto, "manual": SDK,
+}
+
+// ObserverOf says what instruments a lane of the lab, by the lane's name.
+func ObserverOf(lane string) (Observer, bool) {
+	o, ok := observers[lane]
+	return o, ok
+}
+
+// ParseLanes reads "name=URL,name=URL": every name a lane of the lab, every URL an http(s) one.
+func ParseLanes(s string) ([]Lane, error) {
+	var lanes []Lane
+	seen := map[string]bool{}
+	for _, part := range strings.Split(s, ",") {
+		name, gateway, ok := strings.Cut(strings.TrimSpace(part), "=")
+		observer, known := ObserverOf(name)
+		if !ok || !known {
+			return nil, fmt.Errorf("%q is not name=URL with a lane name of the lab (plain, beyla, otel-auto, otel-auto-nohint, manual)", part)
+		}
+		if seen[name] {
+			return nil, fmt.Errorf("lane %s is given twice", name)
+		}
+		seen[name] = true
+		if err := CheckURL(gateway); err != nil {
+			return nil, fmt.Errorf("lane %s: %w", name, err)
+		}
+		lanes = append(lanes, Lane{Name: name, Observer: observer, Gateway: strings.TrimRight(gateway, "/")})
+	}
+	return lanes, nil
+}
+
+// CheckURL accepts an absolute http(s) URL.
+func CheckURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return nil
 }
 
 // Services are the shop's services; the gateway is the one clients call.
@@ -66,15 +110,15 @@ func ScenarioNamed(name string) (Scenario, bool) {
 // Result is what one lane showed for one checkout.
 type Result struct {
 	Lane    Lane          `json:"lane"`
-	Off     string        `json:"off,omitempty"`   // why the lane could not be asked (not running), "" when it was
-	Status  int           `json:"status"`          // the gateway's answer
-	Latency time.Duration `json:"latency"`         // as the client measured it
-	TraceID string        `json:"trace_id"`        // the trace id the client sent in its traceparent
+	Off     string        `json:"off,omitempty"`     // why the lane could not be asked (not running), "" when it was
+	Status  int           `json:"status"`            // the gateway's answer
+	Latency time.Duration `json:"latency"`           // as the client measured it
+	TraceID string        `json:"trace_id"`          // the trace id the client sent in its traceparent
 	Missing string        `json:"missing,omitempty"` // why no trace could be read, "" when it could
-	Trace   []spans.Span  `json:"-"`               // the spans of that trace
-	Related []spans.Span  `json:"-"`               // the lane's spans around it, for Relate
-	Logs    Signal        `json:"logs"`            // log lines with the trace id
-	RED     Signal        `json:"red"`             // RED series of the lane
+	Trace   []spans.Span  `json:"-"`                 // the spans of that trace
+	Related []spans.Span  `json:"-"`                 // the lane's spans around it, for Relate
+	Logs    Signal        `json:"logs"`              // log lines with the trace id
+	RED     Signal        `json:"red"`               // RED series of the lane
 }
 
 // Signal is a count read from a backend, or why it could not be read.

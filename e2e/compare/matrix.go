@@ -51,11 +51,11 @@ type Cell struct {
 
 // Matrix is the comparison of one checkout across lanes.
 type Matrix struct {
-	Scenario string                      `json:"scenario"`
-	Lanes    []Lane                      `json:"lanes"`
+	Scenario string                         `json:"scenario"`
+	Lanes    []Lane                         `json:"lanes"`
 	Cells    map[Capability]map[string]Cell `json:"cells"` // by capability, then lane name
-	Trees    map[string]Tree             `json:"trees"`     // by lane name
-	Results  []Result                    `json:"results"`
+	Trees    map[string]Tree                `json:"trees"` // by lane name
+	Results  []Result                       `json:"results"`
 }
 
 // Cell returns the cell of a capability and a lane.

@@ -60,6 +60,10 @@ var Images = map[string]Image{
 		User: "10001:10001", Entrypoint: []string{"/otelcol"}, Cmd: []string{"--config", "/etc/tempo-standin.yaml"},
 		Dirs: map[string]Dir{"/var/tempo": {10001, 10001, 0o700}},
 	},
+	// The lab page, built by compose from e2e/Dockerfile: no data directory.
+	"zero-code-lab/lab": {
+		User: "65532:65532", Entrypoint: []string{"/app/lab"},
+	},
 	// Built by compose from services/Dockerfile.
 	"zero-code-lab/*": {
 		User: "65532:65532", Entrypoint: []string{"/app/service"},

@@ -36,12 +36,6 @@ type config struct {
 	timeout    time.Duration
 }
 
-// observers says what instruments each lane the lab knows, by its name.
-var observers = map[string]compare.Observer{
-	"plain": compare.None, "beyla": compare.Beyla, "otel-auto": compare.GoAuto,
-	"otel-auto-nohint": compare.GoAuto, "manual": compare.SDK,
-}
-
 func main() {
 	log := slog.New(slog.NewTextHandler(os.Stderr, nil))
 	cfg, err := parse(os.Args[1:])
@@ -69,17 +63,11 @@ func parse(args []string) (config, error) {
 		return config{}, err
 	}
 	cfg := config{tempo: *tempo, loki: *loki, prometheus: *prometheus, markdown: *markdown, timeout: *timeout}
-	for _, part := range strings.Split(*lanes, ",") {
-		name, gateway, ok := strings.Cut(strings.TrimSpace(part), "=")
-		observer, known := observers[name]
-		if !ok || !known {
-			return cfg, fmt.Errorf("-lanes: %q is not name=URL with a known lane name", part)
-		}
-		if err := checkURL(gateway); err != nil {
-			return cfg, fmt.Errorf("-lanes: lane %s: %w", name, err)
-		}
-		cfg.lanes = append(cfg.lanes, compare.Lane{Name: name, Observer: observer, Gateway: strings.TrimRight(gateway, "/")})
+	lanesParsed, err := compare.ParseLanes(*lanes)
+	if err != nil {
+		return cfg, fmt.Errorf("-lanes: %w", err)
 	}
+	cfg.lanes = lanesParsed
 	if *scenarios == "" {
 		cfg.scenarios = compare.Scenarios
 	} else {
@@ -92,7 +80,7 @@ func parse(args []string) (config, error) {
 		}
 	}
 	for flagName, u := range map[string]string{"-tempo": cfg.tempo, "-loki": cfg.loki, "-prometheus": cfg.prometheus} {
-		if err := checkURL(u); err != nil {
+		if err := compare.CheckURL(u); err != nil {
 			return cfg, fmt.Errorf("%s: %w", flagName, err)
 		}
 	}
@@ -100,14 +88,6 @@ func parse(args []string) (config, error) {
 		return cfg, errors.New("-timeout: must be positive")
 	}
 	return cfg, nil
-}
-
-func checkURL(raw string) error {
-	u, err := url.Parse(raw)
-	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
-		return fmt.Errorf("%q is not an http(s) URL", raw)
-	}
-	return nil
 }
 
 func run(ctx context.Context, cfg config, log *slog.Logger) error {
