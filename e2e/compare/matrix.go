@@ -277,7 +277,7 @@ func (v view) noPropagation() string {
 		return ""
 	}
 	if v.verdicts == nil {
-		return "the doctor could not run where the lanes run to say why"
+		return "make doctor, run where the lanes run, says why"
 	}
 	var why []string
 	for _, f := range features {
