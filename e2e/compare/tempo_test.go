@@ -43,6 +43,8 @@ func tempoAnswers(t *testing.T) (*httptest.Server, *[]string) {
 			file = "trace-v2-catalog.json"
 		case "/api/v2/traces/11111111111111111111111111111111":
 			file = "trace-v2-unknown.json"
+		case "/api/v2/traces/0af7651916cd43dd8448eb211c803100": // answered, at capture, by a Tempo limited to 300 bytes a trace
+			file = "trace-v2-partial.json"
 		case "/api/v2/traces/not-hex":
 			status, file = http.StatusBadRequest, "trace-v2-badid.json"
 		case "/api/search":
@@ -113,7 +115,11 @@ func TestTempoTraceItDoesNotHaveIsEmpty(t *testing.T) {
 			t.Errorf("%s: %d spans, %v; want none and no error", id, len(trace), err)
 		}
 	}
-	_, err := tempo.Trace(context.Background(), "not-hex")
+	_, err := tempo.Trace(context.Background(), "0af7651916cd43dd8448eb211c803100")
+	if err == nil || !strings.Contains(err.Error(), "only in part") || !strings.Contains(err.Error(), "maximum size") {
+		t.Errorf("a PARTIAL trace: %v; want an error with Tempo's message, not a smaller tree", err)
+	}
+	_, err = tempo.Trace(context.Background(), "not-hex")
 	if err == nil || !strings.Contains(err.Error(), "400") || !strings.Contains(err.Error(), "hex characters") {
 		t.Errorf("a bad id: %v; want Tempo's 400 and its message", err)
 	}
