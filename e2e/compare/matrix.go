@@ -351,7 +351,7 @@ func (v view) logs() Cell {
 	if s.Count == 0 {
 		return Cell{No, "no log line with trace id " + short(v.r.TraceID)}
 	}
-	return Cell{Yes, fmt.Sprintf("%d lines with trace id %s (%s)", s.Count, short(v.r.TraceID), s.Detail)}
+	return Cell{Yes, fmt.Sprintf("%s with trace id %s (%s)", plural(s.Count, "line"), short(v.r.TraceID), s.Detail)}
 }
 
 func (v view) red() Cell {
@@ -377,6 +377,14 @@ func (v view) latency() Cell {
 		}
 	}
 	return Cell{Value, why}
+}
+
+// plural writes "1 line", "2 lines".
+func plural(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }
 
 func describe(errs map[string][]string) string {

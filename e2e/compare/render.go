@@ -116,7 +116,7 @@ func details(n Node) string {
 		parts = append(parts, "sql=(no statement)")
 	}
 	if n.Error {
-		parts = append(parts, "ERROR "+clip(n.Message, 40))
+		parts = append(parts, strings.TrimSpace("ERROR "+clip(n.Message, 40)))
 	}
 	if len(n.Events) > 0 {
 		parts = append(parts, "events="+strings.Join(n.Events, ","))

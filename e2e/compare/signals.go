@@ -67,10 +67,22 @@ func (b Backends) Logs(ctx context.Context, lane, traceID string) (Signal, error
 	return s, nil
 }
 
-// RED counts the lane's request-count series: the services' own HTTP metrics and the span metrics
-// the Collector derives from the lane's spans.
+// redSources are the request counters a lane can have, by metric name.
+var redSources = map[string]string{
+	"shop_http_requests_total":                   "the shop's own",
+	"http_server_request_duration_seconds_count": "Beyla's",
+	"traces_span_metrics_calls_total":            "from spans",
+}
+
+// RED counts the lane's request-count series: the services' own HTTP metrics (every lane), Beyla's, and
+// the span metrics the Collector derives from the lane's spans.
 func (b Backends) RED(ctx context.Context, lane string) (Signal, error) {
-	q := fmt.Sprintf(`count by (__name__) ({__name__=~"http_server_request_duration_seconds_count|traces_span_metrics_calls_total", lane=%q})`, lane)
+	names := make([]string, 0, len(redSources))
+	for name := range redSources {
+		names = append(names, name)
+	}
+	sort.Strings(names)
+	q := fmt.Sprintf(`count by (__name__) ({__name__=~%q, lane=%q})`, strings.Join(names, "|"), lane)
 	v, _, err := b.Prometheus.Query(ctx, q, time.Now())
 	if err != nil {
 		return Signal{}, fmt.Errorf("Prometheus: %w", err)
@@ -83,7 +95,8 @@ func (b Backends) RED(ctx context.Context, lane string) (Signal, error) {
 	s := Signal{}
 	for _, sample := range vec {
 		n := int(sample.Value)
-		byName[string(sample.Metric[model.MetricNameLabel])] += n
+		name := string(sample.Metric[model.MetricNameLabel])
+		byName[name+" ("+redSources[name]+")"] += n
 		s.Count += n
 	}
 	s.Detail = counts(byName)
