@@ -85,6 +85,10 @@ func (l *Lab) send(ctx context.Context, lane Lane, sc Scenario) Result {
 	return r
 }
 
+// aroundSlack widens the time of a checkout when looking for the traces its calls started: they start
+// inside it, on clocks that may differ a little from this one.
+const aroundSlack = 250 * time.Millisecond
+
 // collect reads a lane's trace until it stops growing, the spans around it, then its logs and metrics.
 func (l *Lab) collect(ctx context.Context, r *Result) {
 	sent := time.Now().Add(-r.Latency)
@@ -96,7 +100,7 @@ func (l *Lab) collect(ctx context.Context, r *Result) {
 		r.Trace, r.Missing = l.readStable(ctx, r.TraceID)
 	}
 	if len(r.Trace) > 0 && len(unanswered(r.Trace)) > 0 {
-		around, err := l.Source.Around(ctx, r.Lane.Name, sent.Add(-time.Second), sent.Add(r.Latency+time.Second))
+		around, err := l.Source.Around(ctx, r.Lane.Name, sent.Add(-aroundSlack), sent.Add(r.Latency+aroundSlack))
 		if err != nil {
 			r.Missing = "the spans around it: " + err.Error()
 		}

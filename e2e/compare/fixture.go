@@ -71,7 +71,7 @@ func (rec Recording) Replay() (Matrix, error) {
 
 // Save writes the recording to dir/<scenario>.json.
 func (rec Recording) Save(dir string) error {
-	data, err := json.MarshalIndent(rec, "", " ")
+	data, err := json.Marshal(rec) // compact: indenting the OTLP JSON would double the size
 	if err != nil {
 		return err
 	}

@@ -93,13 +93,14 @@ func TestOneClickShowsEveryLanesTreeAndTheMatrix(t *testing.T) {
 	}
 
 	err = chromedp.Do(ctx,
-		chromedp.WaitVisible(`#scenario option[value="error"]`),
+		chromedp.WaitReady(`#scenario option[value="error"]`), // an option of a closed select is never "visible"
 		chromedp.SetValue(`#scenario`, "error"),
 		chromedp.Click(`#go`),
 		chromedp.WaitVisible(`#trees .tree`),
 	)
 	if err != nil {
-		t.Fatalf("click Compare: %v", err)
+		state, _ := chromedp.Run(browserCtx, chromedp.Evaluate[string](`document.getElementById("state").textContent`))
+		t.Fatalf("click Compare: %v; the page says: %s", err, state)
 	}
 	if n := count(`#trees .tree`); n != len(want.Lanes) {
 		t.Errorf("%d lane trees shown; want %d", n, len(want.Lanes))
