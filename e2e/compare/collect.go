@@ -73,7 +73,7 @@ func (l *Lab) send(ctx context.Context, lane Lane, sc Scenario) Result {
 	}
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("traceparent", header)
-	start := time.Now()
+	r.Sent = time.Now()
 	resp, err := l.Client.Do(req)
 	if err != nil {
 		r.Off = fmt.Sprintf("not running: its gateway %s does not answer (%v)", lane.Gateway, err)
@@ -81,7 +81,7 @@ func (l *Lab) send(ctx context.Context, lane Lane, sc Scenario) Result {
 	}
 	io.Copy(io.Discard, resp.Body)
 	resp.Body.Close()
-	r.Latency, r.Status = time.Since(start), resp.StatusCode
+	r.Latency, r.Status = time.Since(r.Sent), resp.StatusCode
 	return r
 }
 
@@ -91,7 +91,6 @@ const aroundSlack = 250 * time.Millisecond
 
 // collect reads a lane's trace until it stops growing, the spans around it, then its logs and metrics.
 func (l *Lab) collect(ctx context.Context, r *Result) {
-	sent := time.Now().Add(-r.Latency)
 	if r.Lane.Observer == None {
 		// Nothing should come: look once, after the time a span would need to arrive.
 		sleep(ctx, l.Settle)
@@ -100,7 +99,7 @@ func (l *Lab) collect(ctx context.Context, r *Result) {
 		r.Trace, r.Missing = l.readStable(ctx, r.TraceID)
 	}
 	if len(r.Trace) > 0 && len(unanswered(r.Trace)) > 0 {
-		around, err := l.Source.Around(ctx, r.Lane.Name, sent.Add(-aroundSlack), sent.Add(r.Latency+aroundSlack))
+		around, err := l.Source.Around(ctx, r.Lane.Name, r.Sent.Add(-aroundSlack), r.Sent.Add(r.Latency+aroundSlack))
 		if err != nil {
 			r.Missing = "the spans around it: " + err.Error()
 		}

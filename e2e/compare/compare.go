@@ -112,6 +112,7 @@ type Result struct {
 	Lane    Lane          `json:"lane"`
 	Off     string        `json:"off,omitempty"`     // why the lane could not be asked (not running), "" when it was
 	Status  int           `json:"status"`            // the gateway's answer
+	Sent    time.Time     `json:"sent"`              // when the checkout was sent
 	Latency time.Duration `json:"latency"`           // as the client measured it
 	TraceID string        `json:"trace_id"`          // the trace id the client sent in its traceparent
 	Missing string        `json:"missing,omitempty"` // why no trace could be read, "" when it could
