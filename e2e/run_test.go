@@ -16,7 +16,6 @@ import (
 	"path/filepath"
 	"runtime"
 	"slices"
-	"sort"
 	"strings"
 	"syscall"
 	"testing"
@@ -435,42 +434,17 @@ func checkManualLane(t *testing.T, rep *report.Report, sink *spans.Sink) string 
 	rep.Printf("normal checkouts (ended 5 s before the check): %d, of which one connected trace across 4 services with business and SQL spans: %d\n", checkouts, complete)
 	if example != "" {
 		rep.Printf("example trace %s:\n", example)
-		printTree(rep, traces[example])
+		var tree bytes.Buffer
+		if err := compare.WriteTree(&tree, compare.BuildTree(example, traces[example], nil)); err != nil {
+			t.Fatal(err)
+		}
+		rep.Printf("%s", tree.String())
 	}
 	rep.Printf("\n")
 	if checkouts == 0 || complete != checkouts {
 		t.Errorf("manual: %d of %d normal checkouts are one complete trace across the four services", complete, checkouts)
 	}
 	return example
-}
-
-func printTree(rep *report.Report, tr []spans.Span) {
-	children := map[string][]spans.Span{}
-	ids := map[string]bool{}
-	for _, sp := range tr {
-		ids[sp.SpanID().String()] = true
-	}
-	var roots []spans.Span
-	for _, sp := range tr {
-		if ids[sp.ParentSpanID().String()] {
-			children[sp.ParentSpanID().String()] = append(children[sp.ParentSpanID().String()], sp)
-		} else {
-			roots = append(roots, sp)
-		}
-	}
-	var walk func(sp spans.Span, depth int)
-	walk = func(sp spans.Span, depth int) {
-		kind := strings.ToUpper(sp.Kind().String())
-		rep.Printf("  %s%-9s %-8s %s\n", strings.Repeat("  ", depth), sp.Service, kind, sp.Name())
-		kids := children[sp.SpanID().String()]
-		sort.Slice(kids, func(i, j int) bool { return kids[i].Service+kids[i].Name() < kids[j].Service+kids[j].Name() })
-		for _, c := range kids {
-			walk(c, depth+1)
-		}
-	}
-	for _, r := range roots {
-		walk(r, 0)
-	}
 }
 
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.

@@ -77,16 +77,28 @@ func WriteTrees(w io.Writer, m Matrix) error {
 			continue
 		}
 		fmt.Fprintf(&b, "trace %s, %d spans over %s\n", t.TraceID, len(t.Nodes), ms(t.Span))
-		for _, n := range t.Nodes {
-			label := strings.Repeat("  ", n.Depth) + n.Service + " " + n.Kind + " " + n.Name
-			if n.Related {
-				label = strings.Repeat("  ", n.Depth) + "↳ " + n.Service + " " + n.Kind + " " + n.Name
-			}
-			fmt.Fprintf(&b, "  %-58s %s %8s  %s\n", clip(label, 58), bar(n.Start, n.Duration, axis), ms(n.Duration), details(n))
-		}
+		writeNodes(&b, t, axis)
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// WriteTree prints one tree, one line per span, on its own time axis.
+func WriteTree(w io.Writer, t Tree) error {
+	var b strings.Builder
+	writeNodes(&b, t, t.Span)
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func writeNodes(b *strings.Builder, t Tree, axis time.Duration) {
+	for _, n := range t.Nodes {
+		label := strings.Repeat("  ", n.Depth) + n.Service + " " + n.Kind + " " + n.Name
+		if n.Related {
+			label = strings.Repeat("  ", n.Depth) + "↳ " + n.Service + " " + n.Kind + " " + n.Name
+		}
+		fmt.Fprintf(b, "  %-58s %s %8s  %s\n", clip(label, 58), bar(n.Start, n.Duration, axis), ms(n.Duration), details(n))
+	}
 }
 
 // bar draws a span's place on the shared axis.

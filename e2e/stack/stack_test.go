@@ -529,7 +529,7 @@ func TestComposeStack(t *testing.T) {
 		// it back (the backoff grows to 30 s). The next fault waits for that, so that each phase's count
 		// is about its own fault; the final check below still asserts that nothing of it was lost.
 		tempoBack := time.Now()
-		drainErr := wait.Eventually(ctx, "the spans queued during Tempo's outage delivered", 2*time.Minute, 2*time.Second, func() error {
+		drainErr := wait.Eventually(ctx, "the spans queued during Tempo's outage delivered", 3*time.Minute, 2*time.Second, func() error {
 			received, err := run.Spans()
 			if err != nil {
 				return err
@@ -655,13 +655,14 @@ func TestComposeStack(t *testing.T) {
 		PrintLosses(rep, losses)
 		rep.Printf("\n%s\n", strings.Join([]string{
 			"Tempo stopped: the Collector keeps what it accepted in its file-backed queue and delivers it when Tempo is back.",
-			fmt.Sprintf("  All of it had arrived %.0f s after Tempo started again (%v): the exporter retries with a backoff of up to 30 s.", drained.Seconds(), errOrOK(drainErr)),
+			drainLine(drained, drainErr),
 			fmt.Sprintf("Each fault's phase below begins %s before the fault: a sender's lost batch holds the spans of the seconds before it.", faultLead),
 			fmt.Sprintf("Collector restarted: the Collector refused %v spans (otelcol_receiver_refused_spans), but while it is", refused),
 			"  down the senders' OTLP/HTTP exporter (otlptracehttp, in the SDK build and inside the Go auto agent) cannot",
 			"  connect (its name does not resolve, or the connection is refused), an error it does not retry: a sender",
 			"  whose batch (every 5 s) falls in that window loses it.",
-			fmt.Sprintf("  Which lane is hit is a matter of timing. Budget: one batch per lane, %d checkouts.", batchBudget),
+			"  Which lane is hit is a matter of timing. When the Collector is away longer than a batch interval (stopped,",
+			fmt.Sprintf("  started, its queues read back), the next batch is lost too. Budget: two batches per lane, %d checkouts.", batchBudget),
 			crash.String(),
 			fmt.Sprintf("Gateway killed with -9: the engine restarted it and its Go auto agent attached again %.1f s after the kill", reattach.Seconds()),
 			map[bool]string{
@@ -778,17 +779,19 @@ func crashCollector(ctx context.Context, run *Run) (collectorCrash, error) {
 // faultLead is how long before its fault a phase begins: longer than the senders' batch delay (5 s).
 const faultLead = 7 * time.Second
 
-// errOrOK is an error's text, or "ok".
-func errOrOK(err error) string {
+// drainLine reports how long the spans queued during Tempo's outage took to arrive.
+func drainLine(took time.Duration, err error) string {
 	if err != nil {
-		return err.Error()
+		return fmt.Sprintf("  %.0f s after Tempo started again some were still queued (%v); the table counts what arrived in the end.", took.Seconds(), err)
 	}
-	return "ok"
+	return fmt.Sprintf("  All of them had arrived %.0f s after Tempo started again (the exporter retries with a backoff of up to 30 s).", took.Seconds())
 }
 
-// batchBudget is one export batch of a sender: the batch span processors export every 5 s, the run sends
-// 4 checkouts a second, and otlptracehttp does not retry when it cannot connect.
-const batchBudget = 5*4 + 2
+// batchBudget is two export batches of a sender: the batch span processors export every 5 s, the run
+// sends 4 checkouts a second, and otlptracehttp does not retry when it cannot connect. A Collector away
+// for longer than 5 s (stopped, started, its queues on disk read back) can miss two batches of a sender:
+// measured here, 20 and 20 per lane for the restart, 20 and 32 for the crash.
+const batchBudget = 2*5*4 + 2
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
