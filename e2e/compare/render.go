@@ -97,7 +97,8 @@ func writeNodes(b *strings.Builder, t Tree, axis time.Duration) {
 		if n.Related {
 			label = strings.Repeat("  ", n.Depth) + "↳ " + n.Service + " " + n.Kind + " " + n.Name
 		}
-		fmt.Fprintf(b, "  %-58s %s %8s  %s\n", clip(label, 58), bar(n.Start, n.Duration, axis), ms(n.Duration), details(n))
+		line := fmt.Sprintf("  %-58s %s %8s  %s", clip(label, 58), bar(n.Start, n.Duration, axis), ms(n.Duration), details(n))
+		b.WriteString(strings.TrimRight(line, " ") + "\n")
 	}
 }
 

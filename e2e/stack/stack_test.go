@@ -529,7 +529,7 @@ func TestComposeStack(t *testing.T) {
 		// it back (the backoff grows to 30 s). The next fault waits for that, so that each phase's count
 		// is about its own fault; the final check below still asserts that nothing of it was lost.
 		tempoBack := time.Now()
-		drainErr := wait.Eventually(ctx, "the spans queued during Tempo's outage delivered", 3*time.Minute, 2*time.Second, func() error {
+		drainErr := wait.Eventually(ctx, "the spans queued during Tempo's outage delivered", 2*time.Minute, 2*time.Second, func() error {
 			received, err := run.Spans()
 			if err != nil {
 				return err
@@ -600,16 +600,19 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		reattach := time.Since(killed)
+		// The agent logs that it loaded a moment before its probes catch requests: the phase, and its
+		// budget, run until attachGrace after the line.
+		time.Sleep(attachGrace)
 
 		tracker.Phase(phaseAfter)
 		time.Sleep(15 * time.Second)
 		stopLoad()
 		<-done
 
-		// The otel-auto checkouts answered between the kill and the agent's new attachment.
+		// The otel-auto checkouts answered between the kill and the agent's new attachment (and its grace).
 		beforeReattach := 0
 		for _, s := range tracker.Sent() {
-			if s.Lane == "otel-auto" && s.Answered() && !s.At.Before(killed) && s.At.Before(killed.Add(reattach)) {
+			if s.Lane == "otel-auto" && s.Answered() && !s.At.Before(killed) && s.At.Before(killed.Add(reattach+attachGrace)) {
 				beforeReattach++
 			}
 		}
@@ -670,8 +673,9 @@ func TestComposeStack(t *testing.T) {
 				false: "  (the engine had restarted the sidecar before its target ran again, so joining the target's PID\n" +
 					"  namespace failed and the engine gave up on it: make lane-on LANE=otel-auto started it, as the README says);",
 			}[restartedByEngine],
-			fmt.Sprintf("  %d otel-auto checkouts were answered in between. They have no span: the agent sees only requests made", beforeReattach),
-			"  after it attaches (it polls for its target every 2 s, then reads the binary's DWARF). The budget is those.",
+			fmt.Sprintf("  %d otel-auto checkouts were answered in between, or up to %s after its \"instrumentation loaded\" line.", beforeReattach, attachGrace),
+			"  They may have no span: the agent sees only requests made after it attaches (it polls for its target every 2 s,",
+			"  then reads the binary's DWARF), and its probes catch requests a moment after that line. The budget is those.",
 			"The compose load generator ran at its own pace throughout, beside these checkouts.",
 		}, "\n"))
 		if settleErr != nil {
@@ -775,6 +779,10 @@ func crashCollector(ctx context.Context, run *Run) (collectorCrash, error) {
 	}
 	return c, nil
 }
+
+// attachGrace is how long after the Go auto agent's "instrumentation loaded" line its probes may still
+// miss a request: in one run, 4 of the 5 checkouts of the next 1.25 s had no span.
+const attachGrace = 3 * time.Second
 
 // faultLead is how long before its fault a phase begins: longer than the senders' batch delay (5 s).
 const faultLead = 7 * time.Second
