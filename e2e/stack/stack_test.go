@@ -455,7 +455,8 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		rep.Printf("The stand-in for Tempo stores spans but serves no query API, so the span rows say why no trace\n" +
-			"could be read; against the real Tempo (docker compose up) they show each lane's trace.\n")
+			"could be read. With Tempo (docker compose up) the lab reads each lane's trace through Tempo's HTTP API, which\n" +
+			"the compare package's tests replay as a real Tempo 2.9.0 answered it.\n")
 	})
 
 	t.Run("make lane-off and lane-on act on that lane alone, and the others keep reporting", func(t *testing.T) {
