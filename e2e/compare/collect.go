@@ -5,6 +5,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/spans"
+	"github.com/zerocodelab/lab/e2e/wait"
 )
 
 // Source is where the lanes' spans are read: Tempo's HTTP API, or the end-to-end run's own sink.
@@ -124,47 +126,50 @@ func (l *Lab) readOnce(ctx context.Context, traceID string) ([]spans.Span, strin
 
 // readStable reads a trace until the same nonzero number of spans comes back over Settle.
 func (l *Lab) readStable(ctx context.Context, traceID string) ([]spans.Span, string) {
-	deadline := time.Now().Add(l.Timeout)
 	var trace []spans.Span
 	var stableSince time.Time
-	var lastErr error
-	for {
+	err := wait.Eventually(ctx, "trace "+traceID, l.Timeout, l.Settle/4, func() error {
 		got, err := l.Source.Trace(ctx, traceID)
 		switch {
 		case err != nil:
-			lastErr = err
-		case len(got) == 0 || len(got) != len(trace):
+			return err
+		case len(got) == 0:
+			trace = nil
+			return errors.New("not in the trace backend")
+		case len(got) != len(trace):
 			trace, stableSince = got, time.Now()
-		case time.Since(stableSince) >= l.Settle:
-			return trace, ""
+			return errors.New("still growing")
+		case time.Since(stableSince) < l.Settle:
+			return errors.New("still growing")
 		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			switch {
-			case len(trace) > 0:
-				return trace, fmt.Sprintf("still growing after %s", l.Timeout)
-			case lastErr != nil:
-				return nil, lastErr.Error()
-			}
-			return nil, fmt.Sprintf("not in the trace backend after %s", l.Timeout)
-		}
-		sleep(ctx, l.Settle/4)
+		return nil
+	})
+	if err != nil && len(trace) == 0 {
+		return nil, err.Error()
 	}
+	if err != nil {
+		return trace, fmt.Sprintf("still growing after %s", l.Timeout)
+	}
+	return trace, ""
 }
 
 // untilFound asks a backend until it finds something or the timeout passes: logs and metrics arrive
 // after the spans (shipped in batches, scraped every few seconds).
 func (l *Lab) untilFound(ctx context.Context, ask func() (Signal, error)) Signal {
-	deadline := time.Now().Add(l.Timeout)
-	for {
-		s, err := ask()
-		if err != nil {
+	var s Signal
+	// What counts is the last answer, found or not, which s keeps; the wait's own error adds nothing.
+	wait.Eventually(ctx, "a signal", l.Timeout, time.Second, func() error {
+		var err error
+		if s, err = ask(); err != nil {
 			s = Signal{Err: err.Error()}
+			return err
 		}
-		if s.Count > 0 || time.Now().After(deadline) || ctx.Err() != nil {
-			return s
+		if s.Count == 0 {
+			return errors.New("nothing yet")
 		}
-		sleep(ctx, time.Second)
-	}
+		return nil
+	})
+	return s
 }
 
 func sleep(ctx context.Context, d time.Duration) {

@@ -2,6 +2,7 @@ package compare
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 	"strings"
@@ -212,7 +213,7 @@ func (v view) sql() Cell {
 			}
 		}
 	}
-	where := strings.Join(sortedKeys(services), ", ")
+	where := strings.Join(slices.Sorted(maps.Keys(services)), ", ")
 	switch {
 	case total == 0:
 		return Cell{No, "no database span"}
@@ -237,7 +238,7 @@ func (v view) business() Cell {
 		}
 		return Cell{No, "an agent sees HTTP and SQL calls, not the shop's functions"}
 	}
-	return Cell{Yes, strings.Join(sortedKeys(names), ", ")}
+	return Cell{Yes, strings.Join(slices.Sorted(maps.Keys(names)), ", ")}
 }
 
 func (v view) oneTrace() Cell {
@@ -389,7 +390,7 @@ func plural(n int, noun string) string {
 
 func describe(errs map[string][]string) string {
 	var parts []string
-	for _, svc := range sortedKeys(errs) {
+	for _, svc := range slices.Sorted(maps.Keys(errs)) {
 		parts = append(parts, svc+" "+strings.Join(errs[svc], "+"))
 	}
 	return strings.Join(parts, ", ")
@@ -403,12 +404,3 @@ func short(traceID string) string {
 }
 
 func ms(d time.Duration) string { return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond)) }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	return keys
-}

@@ -5,9 +5,10 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/url"
-	"sort"
+	"slices"
 	"strings"
 	"time"
 
@@ -77,11 +78,7 @@ var redSources = map[string]string{
 // RED counts the lane's request-count series: the services' own HTTP metrics (every lane), Beyla's, and
 // the span metrics the Collector derives from the lane's spans.
 func (b Backends) RED(ctx context.Context, lane string) (Signal, error) {
-	names := make([]string, 0, len(redSources))
-	for name := range redSources {
-		names = append(names, name)
-	}
-	sort.Strings(names)
+	names := slices.Sorted(maps.Keys(redSources))
 	q := fmt.Sprintf(`count by (__name__) ({__name__=~%q, lane=%q})`, strings.Join(names, "|"), lane)
 	v, _, err := b.Prometheus.Query(ctx, q, time.Now())
 	if err != nil {
@@ -105,13 +102,8 @@ func (b Backends) RED(ctx context.Context, lane string) (Signal, error) {
 
 // counts writes {a: 2, b: 1} as "a 2, b 1".
 func counts(m map[string]int) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
 	var parts []string
-	for _, k := range keys {
+	for _, k := range slices.Sorted(maps.Keys(m)) {
 		parts = append(parts, fmt.Sprintf("%s %d", k, m[k]))
 	}
 	return strings.Join(parts, ", ")
