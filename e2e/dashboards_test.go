@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -13,6 +14,8 @@ import (
 	"github.com/prometheus/prometheus/model/labels"
 	"github.com/prometheus/prometheus/promql/parser"
 	"gopkg.in/yaml.v3"
+
+	"github.com/zerocodelab/lab/e2e/native"
 )
 
 const dashboardsDir = "observability/grafana/dashboards"
@@ -214,7 +217,7 @@ func collectorMetrics(t *testing.T) map[string]bool {
 	} {
 		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod)
 		cmd.Dir = filepath.Join(root, "build", "otelcol")
-		cmd.Env = environ("GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off")
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off")
 		out, err := cmd.Output()
 		if err != nil {
 			t.Fatalf("find %s of the built Collector (run make collector first): %v", mod, err)
@@ -236,10 +239,14 @@ func collectorMetrics(t *testing.T) map[string]bool {
 func TestDashboardMetricsAreOnesThisProjectProduces(t *testing.T) {
 	known := map[string]bool{}
 	// The shop's own registry: run the real binaries through every scenario and read /metrics.
-	s := startLane(t, "plain", buildServices(t, ""), nil, nil)
-	s.drive(t)
+	l, err := native.StartLane(context.Background(), native.LaneSpec{Name: "plain", Bins: buildShop(t, ""), Dir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Kill() })
+	drive(t, l)
 	for _, svc := range services {
-		for name := range metricNames(t, s.url[svc]+"/metrics") {
+		for name := range metricNames(t, l.URL[svc]+"/metrics") {
 			known[name] = true
 		}
 	}

@@ -3,17 +3,16 @@
 package e2e
 
 import (
-	"bufio"
-	"io"
 	"net"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/fluent/fluent-logger-golang/fluent"
 )
 
-// logShipper sends a process's stdout to the Collector's fluent_forward receiver, one record per line,
+// logShipper sends the services' stdout to the Collector's fluent_forward receiver, one record per line,
 // shaped as Docker's fluentd logging driver shapes them (it uses this same client library).
 type logShipper struct {
 	logger *fluent.Fluent
@@ -21,7 +20,11 @@ type logShipper struct {
 
 func newLogShipper(t *testing.T, addr string) *logShipper {
 	t.Helper()
-	host, port := splitHostPort(t, addr)
+	host, portText, err := net.SplitHostPort(addr)
+	port, err2 := strconv.Atoi(portText)
+	if err != nil || err2 != nil {
+		t.Fatalf("bad address %q", addr)
+	}
 	// Async, as Docker's fluentd-async: a slow or absent receiver must never block the service's stdout.
 	logger, err := fluent.New(fluent.Config{FluentHost: host, FluentPort: port, Async: true, Timeout: 5 * time.Second})
 	if err != nil {
@@ -31,29 +34,20 @@ func newLogShipper(t *testing.T, addr string) *logShipper {
 	return &logShipper{logger: logger}
 }
 
-// ship reads r line by line until it ends, forwarding each line as container name's stdout, and
-// copying it to copyTo.
-func (s *logShipper) ship(name string, r io.Reader, copyTo io.Writer) {
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := sc.Text()
-		copyTo.Write([]byte(line + "\n"))
-		s.logger.PostWithTime(name, time.Now(), map[string]string{
-			"container_name": "/" + name,
-			"container_id":   name,
-			"source":         "stdout",
-			"log":            line,
-		})
-	}
+// container is the stdout of the container name would be: each Write is one line (native.LaneSpec.Logs).
+func (s *logShipper) container(name string) containerLog { return containerLog{s, name} }
+
+type containerLog struct {
+	shipper *logShipper
+	name    string
 }
 
-func splitHostPort(t *testing.T, addr string) (string, int) {
-	t.Helper()
-	host, portText, err := net.SplitHostPort(addr)
-	port, err2 := strconv.Atoi(portText)
-	if err != nil || err2 != nil {
-		t.Fatalf("bad address %q", addr)
-	}
-	return host, port
+func (c containerLog) Write(line []byte) (int, error) {
+	err := c.shipper.logger.PostWithTime(c.name, time.Now(), map[string]string{
+		"container_name": "/" + c.name,
+		"container_id":   c.name,
+		"source":         "stdout",
+		"log":            strings.TrimSuffix(string(line), "\n"),
+	})
+	return len(line), err
 }

@@ -17,7 +17,7 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"syscall"
+	"sync"
 	"testing"
 	"time"
 
@@ -25,11 +25,13 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
-	"gopkg.in/yaml.v3"
 
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/compare/comparetest"
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/native"
+	"github.com/zerocodelab/lab/e2e/pipeline"
+	"github.com/zerocodelab/lab/e2e/proc"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
@@ -60,6 +62,7 @@ func TestEndToEnd(t *testing.T) {
 		rep.WriteTo(os.Stdout)
 	}()
 
+	ctx := context.Background()
 	// What this kernel allows decides what the run expects.
 	// The agents read the lockdown mode on securityfs: mounted for the run if missing, and so for the doctor.
 	mountIfMissing(t, rep, "securityfs", doctor.SecurityfsPath)
@@ -79,7 +82,7 @@ func TestEndToEnd(t *testing.T) {
 	lokiBin := builtFile(t, "build/loki", "bash observability/loki/build.sh")
 	// The compose image's version, built from its module source: the native run and the stack run the same Prometheus.
 	promBin := builtFile(t, "build/prometheus", "bash observability/prometheus/build.sh")
-	plainBins, sdkBins := buildServices(t, ""), buildServices(t, "otelsdk")
+	plainBins, sdkBins := buildShop(t, ""), buildShop(t, "otelsdk")
 	loadgenBin := buildLoadgen(t)
 
 	// The backends and the Collector, with the project's own configurations.
@@ -88,71 +91,114 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(stopSink)
-	lokiURL := startLoki(t, lokiBin)
-	promPort := freePort(t)
-	col := startCollector(t, sinkAddr, lokiURL, "http://127.0.0.1:"+promPort+"/api/v1/write")
-	shipper := newLogShipper(t, col.fluent)
+	loki, err := native.StartLoki(ctx, lokiBin, root, t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { loki.Kill() })
+	promAddr, err := native.FreeAddrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends, err := pipeline.NewEndpoints(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends.Tempo, ends.Loki, ends.PromWrite = sinkAddr, loki.URL+"/otlp", "http://"+promAddr[0]+"/api/v1/write"
+	col, err := pipeline.Collector{Bin: otelcol(t), Config: filepath.Join(root, "collector", "config.yaml"), Endpoints: ends}.Start(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { col.Kill() })
+	shipper := newLogShipper(t, ends.Fluent)
 
 	// The lanes. otel-auto-nohint is the otel-auto lane with ROUTE_PATTERN_HINT=false, to show the difference.
-	lanes := []*lane{
-		startLane(t, "plain", plainBins, shipper.ship, nil),
-		startLane(t, "otel-auto", plainBins, shipper.ship, nil),
-		startLane(t, "otel-auto-nohint", plainBins, shipper.ship, []string{"ROUTE_PATTERN_HINT=false"}),
-		startLane(t, "manual", sdkBins, shipper.ship, []string{
-			"OTEL_EXPORTER_OTLP_ENDPOINT=http://" + col.otlpHTTP, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_BSP_SCHEDULE_DELAY=500",
+	otlp := "http://" + ends.OTLPHTTP
+	lanes := []*native.Lane{
+		startLane(t, "plain", plainBins, shipper, nil),
+		startLane(t, "otel-auto", plainBins, shipper, nil),
+		startLane(t, "otel-auto-nohint", plainBins, shipper, []string{"ROUTE_PATTERN_HINT=false"}),
+		startLane(t, "manual", sdkBins, shipper, []string{
+			"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_BSP_SCHEDULE_DELAY=500",
 		}),
 	}
-	byName := map[string]*lane{}
+	byName := map[string]*native.Lane{}
+	var targets []native.ScrapeTarget
 	for _, l := range lanes {
-		byName[l.name] = l
+		byName[l.Name] = l
+		for _, svc := range services {
+			targets = append(targets, native.ScrapeTarget{Addr: strings.TrimPrefix(l.URL[svc], "http://"), Lane: l.Name, Service: svc})
+		}
 	}
-	promURL, promProc := startPrometheus(t, promBin, promPort, lanes, col.telemetry)
+	prom, err := native.StartPrometheus(ctx, promBin, root, t.TempDir(), promAddr[0], targets, ends.Telemetry)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { prom.Kill() })
+	promURL, lokiURL := prom.URL, loki.URL
 
 	// One Go auto agent per service of the agent lanes, each targeting its process by PID (the same
-	// binary runs in several lanes, so a path would be ambiguous).
-	agentLogs := map[string]*process{}
+	// binary runs in several lanes, so a path would be ambiguous), all started at once.
+	agents := map[string]*native.Agent{}
+	var mu sync.Mutex
+	var started sync.WaitGroup
+	var errs []error
+	attachStart := time.Now()
 	for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
-		l := byName[name]
 		for _, svc := range services {
-			agentLogs[name+"/"+svc] = start(t, environ(
-				fmt.Sprintf("OTEL_GO_AUTO_TARGET_PID=%d", l.pid[svc]),
-				"OTEL_SERVICE_NAME="+svc,
-				"OTEL_RESOURCE_ATTRIBUTES=service.namespace="+name,
-				"OTEL_EXPORTER_OTLP_ENDPOINT=http://"+col.otlpHTTP,
-				"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-				"OTEL_BSP_SCHEDULE_DELAY=500",
-				"OTEL_PROPAGATORS=tracecontext,baggage",
-				"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT=true", // db.query.text, as compose sets it
-				"OTEL_GO_AUTO_PARSE_DB_STATEMENT=true",   // db.operation.name and db.collection.name
-			), agentBin)
+			started.Go(func() {
+				a, err := native.StartAgent(ctx, native.AgentSpec{
+					Bin: agentBin, Service: svc, Pid: byName[name].Procs[svc].Pid(), Lane: name, OTLP: otlp,
+					Env: []string{
+						"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+						"OTEL_BSP_SCHEDULE_DELAY=500",
+						"OTEL_PROPAGATORS=tracecontext,baggage",
+						"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT=true", // db.query.text, as compose sets it
+						"OTEL_GO_AUTO_PARSE_DB_STATEMENT=true",   // db.operation.name and db.collection.name
+					},
+				}, 3*time.Minute)
+				mu.Lock()
+				defer mu.Unlock()
+				if err != nil {
+					errs = append(errs, err)
+					return
+				}
+				agents[name+"/"+svc] = a
+			})
 		}
+	}
+	started.Wait()
+	for _, a := range agents {
+		t.Cleanup(func() { a.Kill() })
+	}
+	if err := errors.Join(errs...); err != nil {
+		t.Fatal(err)
 	}
 
 	// Agents see only requests made after they attach: wait until every agent has reported a SERVER span.
-	attachStart := time.Now()
-	attached := waitForAgents(t, sink, byName, agentLogs)
+	attached := waitForAgents(t, sink, byName, agents)
 	rep.Printf("== Go auto agents attached after %.1f s (8 agents, one per service of otel-auto and otel-auto-nohint) ==\n\n",
 		attached.Sub(attachStart).Seconds())
 
 	// The load generator drives every scenario in every lane, a fresh traceparent per request.
-	var targets []string
+	var gateways []string
 	for _, l := range lanes {
-		targets = append(targets, l.name+"="+l.url["gateway"])
+		gateways = append(gateways, l.Name+"="+l.URL["gateway"])
 	}
 	// It keeps going while the checks run, as it does in compose, so that rate() windows hold live data;
 	// DURATION bounds it should the run hang, and the cleanup stops it.
-	start(t, environ("TARGETS="+strings.Join(targets, ","), "RATE=5", "DURATION=10m"), loadgenBin)
+	startProc(t, proc.Command{Path: loadgenBin, Env: append(os.Environ(), "TARGETS="+strings.Join(gateways, ","), "RATE=5", "DURATION=10m")})
 	// The checks need every scenario served in every lane (the shop's own counters say so) and, in the
 	// manual lane, checkouts that ended a while ago. The Prometheus checks wait for their own data.
 	err = wait.Eventually(context.Background(), "every scenario served twice in every lane", 2*time.Minute, time.Second, func() error {
 		for _, l := range lanes {
-			served, err := checkoutsByScenario(l.url["gateway"] + "/metrics")
+			served, err := checkoutsByScenario(l.URL["gateway"] + "/metrics")
 			if err != nil {
 				return err
 			}
 			for _, sc := range scenarios {
 				if served[sc] < 2 {
-					return fmt.Errorf("%s: %s served %v times", l.name, sc, served[sc])
+					return fmt.Errorf("%s: %s served %v times", l.Name, sc, served[sc])
 				}
 			}
 		}
@@ -174,12 +220,12 @@ func TestEndToEnd(t *testing.T) {
 	checkPrometheus(t, rep, promURL, lanes, propagates)
 	if t.Failed() {
 		// What both ends said about remote writes, to tell a missing series from a refused write.
-		for _, line := range strings.Split(col.proc.Output(), "\n") {
+		for _, line := range strings.Split(col.Output(), "\n") {
 			if strings.Contains(line, "prometheus_remote_write") && strings.Contains(line, "error") {
 				t.Logf("collector: %s", tail(line, 600))
 			}
 		}
-		for _, line := range strings.Split(promProc.Output(), "\n") {
+		for _, line := range strings.Split(prom.Output(), "\n") {
 			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
 				t.Logf("prometheus: %s", tail(line, 600))
 			}
@@ -193,7 +239,7 @@ func TestEndToEnd(t *testing.T) {
 // instrumentation made of it, from the spans the sink received: the matrix and trees go into the report
 // and build/compare.md, and each cell is checked against comparetest's table. COMPARE_RECORD=dir keeps
 // what each comparison was built from, as the compare package's test fixtures (make compare-fixtures).
-func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*lane, lokiURL, promURL string, verdicts []doctor.Verdict, propagates bool) {
+func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*native.Lane, lokiURL, promURL string, verdicts []doctor.Verdict, propagates bool) {
 	client, err := promapi.NewClient(promapi.Config{Address: promURL})
 	if err != nil {
 		t.Fatal(err)
@@ -207,8 +253,8 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*l
 		Timeout:  30 * time.Second,
 	}
 	for _, l := range lanes {
-		observer, _ := compare.ObserverOf(l.name) // every lane of the run is one of the lab's
-		lab.Lanes = append(lab.Lanes, compare.Lane{Name: l.name, Observer: observer, Gateway: l.url["gateway"]})
+		observer, _ := compare.ObserverOf(l.Name) // every lane of the run is one of the lab's
+		lab.Lanes = append(lab.Lanes, compare.Lane{Name: l.Name, Observer: observer, Gateway: l.URL["gateway"]})
 	}
 	var md bytes.Buffer
 	md.WriteString("# The lanes compared, one checkout of each scenario (make e2e)\n\n")
@@ -243,7 +289,7 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*l
 }
 
 // waitForAgents sends traffic to the agent lanes until each of their services has a SERVER span.
-func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agentLogs map[string]*process) time.Time {
+func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*native.Lane, agents map[string]*native.Agent) time.Time {
 	t.Helper()
 	err := wait.Eventually(context.Background(), "a SERVER span from every service of the agent lanes", 120*time.Second, 500*time.Millisecond, func() error {
 		var missing []string
@@ -261,8 +307,8 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agent
 			}
 			// Traffic for the agents to see once attached.
 			if err := errors.Join(
-				post(lanes[name].url["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`),
-				get(lanes[name].url["gateway"]+"/api/products"),
+				post(lanes[name].URL["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`),
+				get(lanes[name].URL["gateway"]+"/api/products"),
 			); err != nil {
 				return err
 			}
@@ -274,8 +320,8 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*lane, agent
 	})
 	if err != nil {
 		var out strings.Builder
-		for name, p := range agentLogs {
-			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, tail(p.Output(), 2000))
+		for name, a := range agents {
+			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, tail(a.Output(), 2000))
 		}
 		t.Fatalf("%v\n%s", err, out.String())
 	}
@@ -448,7 +494,7 @@ func checkManualLane(t *testing.T, rep *report.Report, sink *spans.Sink) string 
 }
 
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.
-func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*lane, autoPropagates bool) {
+func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*native.Lane, autoPropagates bool) {
 	client, err := promapi.NewClient(promapi.Config{Address: promURL})
 	if err != nil {
 		t.Fatal(err)
@@ -478,7 +524,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 		rep.Printf("%-12s %s\n", status, expr)
 	}
 	for _, l := range lanes {
-		must(fmt.Sprintf(`shop_http_requests_total{lane=%q}`, l.name), "the shop's own metrics, every lane")
+		must(fmt.Sprintf(`shop_http_requests_total{lane=%q}`, l.Name), "the shop's own metrics, every lane")
 	}
 	for _, name := range []string{"otel-auto", "otel-auto-nohint", "manual"} {
 		must(fmt.Sprintf(`traces_span_metrics_calls_total{lane=%q}`, name), "span metrics with the lane label")
@@ -496,7 +542,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	rep.Printf("\ndashboard queries (service=gateway for per-service panels):\n")
 	laneNames := map[string]bool{}
 	for _, l := range lanes {
-		laneNames[l.name] = true
+		laneNames[l.Name] = true
 	}
 	for where, exprs := range queries(t) {
 		for _, expr := range exprs {
@@ -585,19 +631,19 @@ func failureOnly(names []string) bool {
 
 // checkLoki asserts that every service of every lane logged to Loki with its labels, and that the
 // manual lane's lines carry the trace id in the record's own field.
-func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*lane, manualTrace string) {
+func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native.Lane, manualTrace string) {
 	rep.Printf("== Loki ==\n%-18s", "lane")
 	for _, svc := range services {
 		rep.Printf(" %10s", svc)
 	}
 	rep.Printf("\n")
 	for _, l := range lanes {
-		rep.Printf("%-18s", l.name)
+		rep.Printf("%-18s", l.Name)
 		for _, svc := range services {
-			n, err := lokiCount(lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.name, svc))
+			n, err := lokiCount(lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.Name, svc))
 			rep.Printf(" %10d", n)
 			if err != nil || n == 0 {
-				t.Errorf("Loki: no log line from %s in lane %s (%v)", svc, l.name, err)
+				t.Errorf("Loki: no log line from %s in lane %s (%v)", svc, l.Name, err)
 			}
 		}
 		rep.Printf("\n")
@@ -639,134 +685,29 @@ func buildLoadgen(t *testing.T) string {
 // host's mounts are left as they were.
 func mountIfMissing(t *testing.T, rep *report.Report, fstype, target string) {
 	t.Helper()
-	if readMounts(fstype, target) {
-		return
-	}
-	if err := syscall.Mount(fstype, target, fstype, 0, ""); err != nil {
-		t.Fatalf("mount %s on %s: %v", fstype, target, err)
-	}
-	rep.Printf("mounted %s on %s for the run (unmounted at the end)\n\n", fstype, target)
-	t.Cleanup(func() { syscall.Unmount(target, 0) })
-}
-
-func readMounts(fstype, target string) bool {
-	data, _ := os.ReadFile("/proc/self/mounts")
-	for _, line := range strings.Split(string(data), "\n") {
-		f := strings.Fields(line)
-		if len(f) >= 3 && f[1] == target && f[2] == fstype {
-			return true
-		}
-	}
-	return false
-}
-
-type collector struct {
-	otlpHTTP, fluent, telemetry string
-	proc                        *process
-}
-
-// startCollector runs the natively built Collector with collector/config.yaml, only the endpoints overridden.
-func startCollector(t *testing.T, tempo, loki, promWrite string) collector {
-	t.Helper()
-	c := collector{otlpHTTP: "127.0.0.1:" + freePort(t), fluent: "127.0.0.1:" + freePort(t), telemetry: "127.0.0.1:" + freePort(t)}
-	health := "127.0.0.1:" + freePort(t)
-	dir := t.TempDir()
-	_, telemetryPort := splitHostPort(t, c.telemetry)
-	p := start(t, environ(
-		"HEALTH_ENDPOINT="+health, "QUEUE_DIR="+filepath.Join(dir, "queue"), "PRW_WAL_DIR="+filepath.Join(dir, "wal"),
-		"OTLP_GRPC_ENDPOINT=127.0.0.1:"+freePort(t), "OTLP_HTTP_ENDPOINT="+c.otlpHTTP, "FLUENT_ENDPOINT="+c.fluent,
-		"TEMPO_ENDPOINT="+tempo, "LOKI_OTLP_ENDPOINT="+loki+"/otlp", "PROMETHEUS_WRITE_ENDPOINT="+promWrite,
-		"TELEMETRY_HOST=127.0.0.1", fmt.Sprintf("TELEMETRY_PORT=%d", telemetryPort),
-	), otelcol(t), "--config", filepath.Join(root, "collector", "config.yaml"))
-	waitHTTP(t, "http://"+health+"/", 20*time.Second, p)
-	c.proc = p
-	return c
-}
-
-// startLoki runs Loki with observability/loki/loki.yaml, its addresses and directory set by the
-// environment (the file is read with -config.expand-env).
-func startLoki(t *testing.T, bin string) string {
-	t.Helper()
-	httpPort := freePort(t)
-	p := start(t, environ("LOKI_ADDRESS=127.0.0.1", "LOKI_HTTP_PORT="+httpPort, "LOKI_GRPC_PORT="+freePort(t),
-		"LOKI_MEMBERLIST_PORT="+freePort(t), "LOKI_DATA="+t.TempDir()),
-		bin, "-config.file="+filepath.Join(root, "observability/loki/loki.yaml"), "-config.expand-env=true")
-	u := "http://127.0.0.1:" + httpPort
-	waitHTTP(t, u+"/ready", 90*time.Second, p) // Loki answers 503 until its ring is ready
-	return u
-}
-
-// startPrometheus runs Prometheus with observability/prometheus/prometheus.yml adapted to this run:
-// the compose host names become the lanes' loopback addresses, one group per target carrying the
-// lane and service labels that relabelling derives from the host names in compose.
-func startPrometheus(t *testing.T, bin, port string, lanes []*lane, collectorTelemetry string) (string, *process) {
-	t.Helper()
-	var cfg promConfig
-	if err := yaml.Unmarshal([]byte(readFile(t, "observability/prometheus/prometheus.yml")), &cfg); err != nil {
+	unmount, err := native.MountIfMissing(fstype, target)
+	if err != nil {
 		t.Fatal(err)
 	}
-	var jobs []scrapeConfig
-	for _, job := range cfg.ScrapeConfigs {
-		switch job.JobName {
-		case "shop":
-			job.StaticConfigs = nil
-			for _, l := range lanes {
-				for _, svc := range services {
-					job.StaticConfigs = append(job.StaticConfigs, staticConfig{
-						Targets: []string{strings.TrimPrefix(l.url[svc], "http://")},
-						Labels:  map[string]string{"lane": l.name, "service": svc},
-					})
-				}
-			}
-			job.RelabelConfigs = nil // the labels above are what relabelling derives from compose host names
-		case "otel-collector":
-			job.StaticConfigs = []staticConfig{{Targets: []string{collectorTelemetry}}}
-		case "prometheus":
-			job.StaticConfigs = []staticConfig{{Targets: []string{"127.0.0.1:" + port}}}
-		case "beyla":
-			continue // Beyla cannot run here
-		}
-		jobs = append(jobs, job)
+	if unmount != nil {
+		rep.Printf("mounted %s on %s for the run (unmounted at the end)\n\n", fstype, target)
+		t.Cleanup(func() { unmount() })
 	}
-	cfg.ScrapeConfigs = jobs
-	dir := t.TempDir()
-	path := filepath.Join(dir, "prometheus.yml")
-	writeYAML(t, path, cfg)
-	p := start(t, os.Environ(), bin, "--config.file="+path, "--storage.tsdb.path="+filepath.Join(dir, "data"),
-		"--web.listen-address=127.0.0.1:"+port, "--web.enable-remote-write-receiver", "--enable-feature=exemplar-storage")
-	u := "http://127.0.0.1:" + port
-	waitHTTP(t, u+"/-/ready", 20*time.Second, p)
-	return u, p
 }
 
-// promConfig is what the native run changes in prometheus.yml: where each job scrapes. The rest of the
-// file is kept as it is.
-type promConfig struct {
-	ScrapeConfigs []scrapeConfig `yaml:"scrape_configs"`
-	Rest          map[string]any `yaml:",inline"`
-}
-
-type scrapeConfig struct {
-	JobName        string         `yaml:"job_name"`
-	StaticConfigs  []staticConfig `yaml:"static_configs"`
-	RelabelConfigs []any          `yaml:"relabel_configs,omitempty"`
-	Rest           map[string]any `yaml:",inline"`
-}
-
-type staticConfig struct {
-	Targets []string          `yaml:"targets"`
-	Labels  map[string]string `yaml:"labels,omitempty"`
-}
-
-func writeYAML(t *testing.T, path string, v any) {
+// startLane starts a lane with extra in its environment, its services' stdout shipped to the Collector.
+func startLane(t *testing.T, name, bins string, shipper *logShipper, extra []string) *native.Lane {
 	t.Helper()
-	data, err := yaml.Marshal(v)
-	if err == nil {
-		err = os.WriteFile(path, data, 0o644)
-	}
+	l, err := native.StartLane(context.Background(), native.LaneSpec{
+		Name: name, Bins: bins, Dir: t.TempDir(),
+		Env:  func(string) []string { return extra },
+		Logs: func(svc string) io.Writer { return shipper.container(name + "-" + svc) },
+	})
 	if err != nil {
-		t.Fatalf("write %s: %v", path, err)
+		t.Fatal(err)
 	}
+	t.Cleanup(func() { l.Kill() })
+	return l
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -13,6 +13,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 
 	"github.com/zerocodelab/lab/e2e/pipeline"
+	"github.com/zerocodelab/lab/e2e/proc"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -147,7 +148,7 @@ func cmp(s, fallback string) string {
 }
 
 // start runs the Collector until the test ends, and shows its output if the test failed.
-func start(t testing.TB, c pipeline.Collector) *pipeline.Process {
+func start(t testing.TB, c pipeline.Collector) *proc.Process {
 	t.Helper()
 	p, err := c.Start(context.Background())
 	if err != nil {

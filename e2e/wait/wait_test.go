@@ -30,3 +30,19 @@ func TestEventuallyNamesWhatTimedOutAndWhy(t *testing.T) {
 		t.Fatalf("Eventually = %v; want an error naming what was awaited and the last failure", err)
 	}
 }
+
+func TestEventuallyGivesUpAtOnceOnStop(t *testing.T) {
+	calls := 0
+	exited := errors.New("it exited: exit status 1")
+	start := time.Now()
+	err := Eventually(context.Background(), "the loaded line", time.Minute, time.Millisecond, func() error {
+		calls++
+		if calls == 2 {
+			return Stop(exited)
+		}
+		return errors.New("not yet")
+	})
+	if !errors.Is(err, exited) || !strings.Contains(err.Error(), "the loaded line") || calls != 2 || time.Since(start) > 10*time.Second {
+		t.Fatalf("Eventually = %v after %d calls; want the stop's error after 2", err, calls)
+	}
+}

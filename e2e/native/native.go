@@ -1,0 +1,43 @@
+// Package native runs the lab's lanes as processes on this machine, the way the compose file runs them
+// as containers: the shop's four binaries per lane, each lane with copies of its own, and the Go auto
+// agent attached to a lane's processes. The end-to-end run and the bench start lanes through it.
+package native
+
+import (
+	"fmt"
+	"net"
+	"os/exec"
+	"path/filepath"
+)
+
+// Services are the shop's services in the order a lane starts them: each one's upstreams first.
+var Services = []string{"catalog", "orders", "inventory", "gateway"}
+
+// BuildShop compiles the shop's four binaries from root/services into dir, with the given build tags
+// ("" for the plain build, "otelsdk" for the manual lane's).
+func BuildShop(root, dir, tags string) error {
+	for _, svc := range Services {
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-o", filepath.Join(dir, svc), "./cmd/"+svc)
+		cmd.Dir = filepath.Join(root, "services")
+		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOWORK=off") // as the Makefile and the images build them
+		if out, err := cmd.CombinedOutput(); err != nil {
+			return fmt.Errorf("build %s (tags %q): %w\n%s", svc, tags, err, out)
+		}
+	}
+	return nil
+}
+
+// FreeAddrs returns n distinct loopback host:ports nothing listens on right now: all are held open until
+// the last is picked, so none is handed out twice.
+func FreeAddrs(n int) ([]string, error) {
+	var addrs []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, fmt.Errorf("pick a free port: %w", err)
+		}
+		defer ln.Close()
+		addrs = append(addrs, ln.Addr().String())
+	}
+	return addrs, nil
+}
