@@ -9,6 +9,9 @@ BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/build/tools
 # benchstat compares the two benchmark runs of `make bench`; pinned like every other tool.
 BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
+# telemetrygen loads the Collector in `make bench`. The module proxy does not serve the Collector's own
+# version of it (v0.159.0), so it is the next one; it only sends OTLP.
+TELEMETRYGEN_VERSION := v0.160.0
 # The Collector's version is written once, in its builder manifest (and so in the compose image tag).
 COLLECTOR_VERSION := $(shell awk '$$1 == "version:" {print $$2; exit}' collector/builder-config.yaml)
 OTELCOL := $(CURDIR)/build/otelcol/otelcol-zerocode
@@ -16,7 +19,7 @@ STANDIN := $(CURDIR)/build/tempo-standin/otelcol-tempo-standin
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench fuzz clean
+.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -123,7 +126,8 @@ run: build ## run the shop natively on 127.0.0.1:8080-8083 (Ctrl-C stops it)
 	echo "the shop runs on http://127.0.0.1:8080 (Ctrl-C stops it)" >&2; \
 	wait
 
-bench: collector ## the checkout benchmark (plain build against the SDK build, by benchstat), then the Collector's
+bench: collector agent ## what each lane costs: the SDK in-process, the Collector, then every lane on this kernel (root, Linux)
+	@[ "$$(id -u)" = 0 ] || { echo "make bench attaches eBPF agents to the shop and needs root: sudo make bench"; exit 1; }
 	@mkdir -p build
 	GOBIN=$(TOOLS) $(GO) install golang.org/x/perf/cmd/benchstat@$(BENCHSTAT_VERSION)
 	cd services && $(GO) test -run '^$$' -bench Checkout -count 8 ./internal/shoptest | tee $(CURDIR)/build/bench-plain.txt
@@ -132,6 +136,20 @@ bench: collector ## the checkout benchmark (plain build against the SDK build, b
 	@# The real Collector with collector/config.yaml at saturation: spans/s, its CPU per 1,000 spans, losses.
 	cd e2e && $(GO) test -run '^$$' -bench Collector -benchtime 400x -count 6 ./pipeline | tee $(CURDIR)/build/bench-collector.txt
 	cd build && $(TOOLS)/benchstat bench-collector.txt
+	$(MAKE) bench-lanes
+
+# The lanes side by side (e2e/cmd/bench): BENCH_FLAGS as -h lists them.
+BENCH = cd e2e && $(GO) build -o $(CURDIR)/build/bench ./cmd/bench && $(CURDIR)/build/bench -root $(CURDIR)
+TELEMETRYGEN = GOBIN=$(TOOLS) $(GO) install github.com/open-telemetry/opentelemetry-collector-contrib/cmd/telemetrygen@$(TELEMETRYGEN_VERSION)
+bench-lanes: collector agent ## every lane on this kernel: throughput, latency, CPU, RSS, attach time, as ratios to plain (root, Linux)
+	@[ "$$(id -u)" = 0 ] || { echo "make bench-lanes attaches eBPF agents to the shop and needs root: sudo make bench-lanes"; exit 1; }
+	$(TELEMETRYGEN)
+	$(BENCH) -out $(CURDIR)/build/bench-lanes.md $(BENCH_FLAGS)
+
+bench-smoke: collector agent ## one short round of bench-lanes, so that the harness keeps working (root, Linux; CI)
+	@[ "$$(id -u)" = 0 ] || { echo "make bench-smoke attaches eBPF agents to the shop and needs root: sudo make bench-smoke"; exit 1; }
+	$(TELEMETRYGEN)
+	$(BENCH) -out $(CURDIR)/build/bench-smoke.md -rounds 1 -duration 1s -rates 0.1 -capacity 2000,4000
 
 fuzz: ## fuzz the checkout decoding for 2 minutes
 	cd services && $(GO) test -run '^$$' -fuzz FuzzDecodeCheckout -fuzztime 2m ./internal/gateway

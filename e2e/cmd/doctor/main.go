@@ -6,7 +6,10 @@
 package main
 
 import (
+	"errors"
+	"flag"
 	"fmt"
+	"io/fs"
 	"os"
 	"runtime"
 
@@ -14,6 +17,8 @@ import (
 )
 
 func main() {
+	hitsFile := flag.String("hits", "build/probe-hits.json", "the uprobe hits per request make bench counted, to predict the agent's cost from")
+	flag.Parse()
 	if runtime.GOOS != "linux" {
 		fmt.Fprintf(os.Stderr, "doctor inspects a Linux kernel; this is %s. On macOS the agents run in Docker's Linux VM:\n"+
 			"  docker run --rm --privileged --pid=host -v \"$PWD\":/src -w /src/e2e golang:1.26.8 go run ./cmd/doctor\n", runtime.GOOS)
@@ -39,6 +44,14 @@ func main() {
 			fmt.Printf("uprobe cost: not measured here: %v\n", err)
 		} else {
 			cost.Report(os.Stdout)
+			switch hits, err := doctor.ReadProbeHits(*hitsFile); {
+			case errors.Is(err, fs.ErrNotExist):
+				fmt.Printf("no prediction per request: make bench counts the uprobe hits a request costs (%s)\n", *hitsFile)
+			case err != nil:
+				fmt.Printf("no prediction per request: %v\n", err)
+			default:
+				cost.Predict(os.Stdout, hits, facts.Kernel)
+			}
 		}
 	}
 	if !facts.Root {

@@ -1,0 +1,70 @@
+package bench
+
+import (
+	"strings"
+	"testing"
+	"time"
+)
+
+func sample(lane string, round int, ok int, services time.Duration, hits float64) Sample {
+	return Sample{
+		Lane: lane, Workload: "read", Round: round,
+		Saturation: Saturation{OK: ok, Elapsed: time.Second},
+		CPU:        map[Part]time.Duration{Services: services},
+		ProbeHits:  hits,
+		Latency:    []Latency{{Rate: 100, P50: time.Millisecond, P99: time.Duration(round) * time.Millisecond, P999: 9 * time.Millisecond}},
+	}
+}
+
+// The report's figures are the rounds' medians and their ratios to plain's medians.
+func TestReportGivesMediansAndRatiosToPlain(t *testing.T) {
+	read, _ := WorkloadByName("read")
+	res := &Results{
+		Plan:     Plan{Rounds: 3, Workloads: []Workload{read}},
+		Duration: time.Second, Workers: 8,
+		Rates: map[string][]float64{"read": {100}},
+		Together: []Sample{
+			sample("plain", 1, 1000, 100*time.Microsecond, 0), sample("plain", 2, 1200, 80*time.Microsecond, 0), sample("plain", 3, 900, 90*time.Microsecond, 0),
+			sample("otel-auto", 1, 250, 400*time.Microsecond, 8), sample("otel-auto", 2, 300, 390*time.Microsecond, 8), sample("otel-auto", 3, 200, 420*time.Microsecond, 8),
+		},
+		Alone: []Sample{sample("plain", 1, 2000, 90*time.Microsecond, 0)},
+	}
+	var out strings.Builder
+	if err := WriteMarkdown(&out, res, Context{Machine: "2 CPUs", NotRun: map[string]string{"beyla": "no kprobes"}}); err != nil {
+		t.Fatal(err)
+	}
+	md := out.String()
+	for _, want := range []string{
+		"| plain | 1000 [900–1200] | 1.00 | 90 µs [80–100] |",
+		"| otel-auto | 250 [200–300] | 0.25 | 400 µs [390–420] |",
+		"| 8.0 |", // uprobe hits a request
+		"| beyla | not runnable here: no kprobes", // the lane that cannot run, with its reason
+		"| read | 2000 | 1000 | 0.50 |",           // plain alone against plain with the others
+		"The probe cost was not measured here",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("the report lacks %q:\n%s", want, md)
+		}
+	}
+}
+
+func TestCheckRefusesMeaninglessRuns(t *testing.T) {
+	good := &Results{Together: []Sample{
+		{Lane: "plain", Workload: "read"},
+		{Lane: "otel-auto", Workload: "read", ProbeHits: 8, Spans: 2},
+		{Lane: "manual", Workload: "read", Spans: 2},
+	}}
+	if err := Check(good); err != nil {
+		t.Fatalf("Check(good) = %v", err)
+	}
+	for name, bad := range map[string]Sample{
+		"probes in plain":      {Lane: "plain", Workload: "read", ProbeHits: 1},
+		"an agent that slept":  {Lane: "otel-auto", Workload: "read", Spans: 2},
+		"an SDK without spans": {Lane: "manual", Workload: "read"},
+		"failed requests":      {Lane: "plain", Workload: "read", Saturation: Saturation{Failed: 3}},
+	} {
+		if err := Check(&Results{Together: []Sample{bad}}); err == nil {
+			t.Errorf("%s: Check found nothing wrong", name)
+		}
+	}
+}

@@ -1,0 +1,205 @@
+// Command bench measures what each lane of Zero-code Lab costs on this machine: the shop run natively
+// as plain binaries, under the Go auto agent (one per service, with the compose file's settings) and as
+// the SDK build exporting to the real Collector, each lane with copies of its own binaries. It prints a
+// Markdown report and writes it to -out. Root and Linux: the agents load eBPF programs.
+package main
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/zerocodelab/lab/e2e/bench"
+	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/native"
+)
+
+func main() {
+	logger := slog.New(slog.NewTextHandler(os.Stderr, nil))
+	if err := run(logger); err != nil {
+		logger.Error("bench failed", "error", err.Error())
+		os.Exit(1)
+	}
+}
+
+func run(logger *slog.Logger) error {
+	root := flag.String("root", "..", "the repository")
+	out := flag.String("out", "../build/bench-lanes.md", "where the Markdown report is written")
+	rounds := flag.Int("rounds", 3, "rounds of every lane and workload, in rotating order")
+	duration := flag.Duration("duration", 5*time.Second, "length of each run (saturation, and each open-loop rate)")
+	settle := flag.Duration("settle", 7*time.Second, "quiet time around each saturation run: longer than the exporters' 5 s batching delay")
+	workers := flag.Int("workers", 8, "concurrent senders at saturation")
+	// Low enough that the slowest lane keeps up (the otel-auto lane manages about a quarter of plain here):
+	// beyond its capacity an open-loop latency only grows with the run's length.
+	rates := flag.String("rates", "0.1,0.2", "open-loop rates, as fractions of plain's throughput at saturation")
+	workloads := flag.String("workloads", "read,checkout", "workloads to run: "+workloadNames())
+	capacity := flag.String("capacity", "4000,8000,16000,32000,64000", "spans a second telemetrygen sends the Collector, rising until loss (\"\" skips it)")
+	telemetrygen := flag.String("telemetrygen", "", "telemetrygen's binary (default: <root>/build/tools/telemetrygen, which make bench installs)")
+	flag.Parse()
+
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("the bench runs eBPF agents on a Linux kernel; this is %s", runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("the bench loads eBPF programs and needs root: sudo make bench")
+	}
+	plan := bench.Plan{Rounds: *rounds, AttachTimeout: 3 * time.Minute, Progress: os.Stderr}
+	if plan.Rounds < 1 {
+		return fmt.Errorf("-rounds %d: want at least 1", *rounds)
+	}
+	for _, f := range strings.Split(*rates, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || x <= 0 || x > 1 {
+			return fmt.Errorf("-rates %q: each must be a fraction in (0, 1]", *rates)
+		}
+		plan.Rates = append(plan.Rates, x)
+	}
+	if *capacity != "" {
+		for _, f := range strings.Split(*capacity, ",") {
+			x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+			if err != nil || x <= 0 {
+				return fmt.Errorf("-capacity %q: each must be a positive rate in spans a second", *capacity)
+			}
+			plan.Capacity = append(plan.Capacity, x)
+		}
+		plan.Telemetrygen = *telemetrygen
+		if plan.Telemetrygen == "" {
+			plan.Telemetrygen = filepath.Join(*root, "build/tools/telemetrygen")
+		}
+		if _, err := os.Stat(plan.Telemetrygen); err != nil {
+			return fmt.Errorf("-telemetrygen %s is missing: make bench installs it (or -capacity \"\")", plan.Telemetrygen)
+		}
+	}
+	for _, name := range strings.Split(*workloads, ",") {
+		w, ok := bench.WorkloadByName(strings.TrimSpace(name))
+		if !ok {
+			return fmt.Errorf("-workloads %q: %q is not one of %s", *workloads, name, workloadNames())
+		}
+		plan.Workloads = append(plan.Workloads, w)
+	}
+	setup := bench.Setup{
+		Root:    *root,
+		Otelcol: filepath.Join(*root, "build/otelcol/otelcol-zerocode"),
+		Agent:   filepath.Join(*root, "build/otel-go-instrumentation"),
+	}
+	for _, f := range []struct{ path, how string }{{setup.Otelcol, "make collector"}, {setup.Agent, "make agent"}} {
+		if _, err := os.Stat(f.path); err != nil {
+			return fmt.Errorf("%s is missing: %s builds it", f.path, f.how)
+		}
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	// What the kernel allows: the agents read the lockdown mode on securityfs and need tracefs and bpffs.
+	if mounted, err := doctor.MountSecurityfs(); err != nil {
+		return err
+	} else if mounted {
+		defer syscall.Unmount(doctor.SecurityfsPath, 0)
+	}
+	for _, fs := range [][2]string{{"tracefs", "/sys/kernel/tracing"}, {"bpf", "/sys/fs/bpf"}} {
+		unmount, err := native.MountIfMissing(fs[0], fs[1])
+		if err != nil {
+			return err
+		}
+		if unmount != nil {
+			defer unmount()
+		}
+	}
+	facts := doctor.Inspect()
+	verdicts := doctor.Verdicts(facts)
+	if ok, why := doctor.Can(verdicts, doctor.AutoSpans); !ok {
+		return fmt.Errorf("the Go auto agent cannot run on this kernel: %s", why)
+	}
+	report := bench.Context{
+		Machine: fmt.Sprintf("%d CPUs, kernel %s, lockdown %s", runtime.NumCPU(), facts.Kernel, facts.Lockdown),
+		NotRun:  map[string]string{"beyla": beylaReason(verdicts)},
+	}
+	if cost, err := doctor.MeasureProbeCost(20000, 5); err != nil {
+		report.NoProbe = err.Error()
+	} else {
+		report.ProbeCost = &cost
+	}
+
+	dir, err := os.MkdirTemp("", "zero-code-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+	setup.Dir = dir
+	logger.Info("building the shop and starting the plain lane")
+	lab, err := bench.StartPlain(ctx, setup)
+	if err != nil {
+		return err
+	}
+	defer lab.Close()
+	runner := &bench.Runner{
+		Client:   &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 512}},
+		Workers:  *workers,
+		Duration: *duration,
+		Settle:   *settle,
+	}
+	if probes, err := bench.CountProbes(); err != nil {
+		logger.Warn("uprobe hits are not counted", "error", err.Error())
+	} else {
+		defer probes.Close()
+		runner.Probes = probes
+	}
+	res, err := bench.Run(ctx, lab, runner, plan)
+	if err != nil {
+		return err
+	}
+	var md bytes.Buffer
+	if err := bench.WriteMarkdown(&md, res, report); err != nil {
+		return err
+	}
+	if err := os.MkdirAll(filepath.Dir(*out), 0o755); err != nil {
+		return err
+	}
+	if err := os.WriteFile(*out, md.Bytes(), 0o644); err != nil {
+		return fmt.Errorf("write the report: %w", err)
+	}
+	if _, err := io.Copy(os.Stdout, &md); err != nil {
+		return err
+	}
+	logger.Info("report written", "file", *out)
+	// The hits a request costs, for make doctor's prediction.
+	hits := doctor.ProbeHits{Kernel: facts.Kernel, Counted: time.Now().UTC(), PerRequest: bench.ProbeHitsOf(res, "otel-auto")}
+	hitsFile := filepath.Join(filepath.Dir(*out), "probe-hits.json")
+	if err := hits.Save(hitsFile); err != nil {
+		return fmt.Errorf("write %s: %w", hitsFile, err)
+	}
+	return bench.Check(res)
+}
+
+// beylaReason says why the beyla lane is not measured: the doctor's first reason on this kernel, or
+// that no Beyla binary is built natively.
+func beylaReason(verdicts []doctor.Verdict) string {
+	for _, feature := range []doctor.Feature{doctor.BeylaDiscovery, doctor.BeylaSpans} {
+		if ok, why := doctor.Can(verdicts, feature); !ok {
+			return "Beyla " + why
+		}
+	}
+	return "the kernel would allow Beyla, but the bench has no Beyla binary: it is not built natively"
+}
+
+func workloadNames() string {
+	var names []string
+	for _, w := range bench.Workloads {
+		names = append(names, w.Name)
+	}
+	return strings.Join(names, ", ")
+}
