@@ -207,18 +207,30 @@ func TestEndToEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(6 * time.Second) // checkManualLane counts only checkouts that ended 5 s before it looks
+	time.Sleep(6 * time.Second) // the manual lane's check counts only checkouts that ended 5 s before it looks
 
-	checkAutoLane(t, rep, sink, "otel-auto", true, propagates, propagationWhy)
-	checkAutoLane(t, rep, sink, "otel-auto-nohint", false, propagates, propagationWhy)
-	manualTrace := checkManualLane(t, rep, sink)
-	if n := len(sink.Spans("plain")); n != 0 {
-		t.Errorf("plain lane: %d spans; the zero-code lanes must be zero", n)
+	// What each lane must show, walked lane by lane and signal by signal: every summary is computed once
+	// from the spans, printed into the report, then asserted.
+	for _, lane := range autoLanes {
+		sum := summarizeAutoLane(lane.name, sink.Spans(lane.name))
+		printAutoLane(rep, sum, lane.hint, propagates, propagationWhy)
+		t.Run(lane.name, func(t *testing.T) { assertAutoLane(t, sum, lane.hint, propagates, propagationWhy) })
 	}
+	manual := summarizeManualLane(sink.Spans("manual"), time.Now().Add(-5*time.Second))
+	printManualLane(t, rep, manual)
+	t.Run("manual/one trace per checkout", func(t *testing.T) {
+		if manual.checkouts == 0 || manual.complete != manual.checkouts {
+			t.Errorf("%d of %d normal checkouts are one complete trace across the four services", manual.complete, manual.checkouts)
+		}
+	})
 	rep.Printf("== lane plain ==\nspans: %d (none expected: no instrumentation)\n\n", len(sink.Spans("plain")))
+	t.Run("plain/no span", func(t *testing.T) {
+		if n := len(sink.Spans("plain")); n != 0 {
+			t.Errorf("%d spans; the zero-code lanes must be zero", n)
+		}
+	})
 
-	checkPrometheus(t, rep, promURL, lanes, propagates)
-	if t.Failed() {
+	if !t.Run("prometheus", func(t *testing.T) { checkPrometheus(t, rep, promURL, lanes, propagates) }) {
 		// What both ends said about remote writes, to tell a missing series from a refused write.
 		for _, line := range strings.Split(col.Output(), "\n") {
 			if strings.Contains(line, "prometheus_remote_write") && strings.Contains(line, "error") {
@@ -231,7 +243,7 @@ func TestEndToEnd(t *testing.T) {
 			}
 		}
 	}
-	checkLoki(t, rep, lokiURL, lanes, manualTrace)
+	t.Run("loki", func(t *testing.T) { checkLoki(t, rep, lokiURL, lanes, sink) })
 	compareLanes(t, rep, sink, lanes, lokiURL, promURL, verdicts, propagates)
 }
 
@@ -328,133 +340,171 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*native.Lane
 	return time.Now()
 }
 
-// checkAutoLane asserts what the Go auto agent produced in one lane and reports it.
-func checkAutoLane(t *testing.T, rep *report.Report, sink *spans.Sink, name string, hint, propagates bool, propagationWhy string) {
-	laneSpans := sink.Spans(name)
+// autoLanes are the Go auto agent's lanes of the run: with the route hint, and without it.
+var autoLanes = []struct {
+	name string
+	hint bool // ROUTE_PATTERN_HINT: the SERVER spans carry http.route
+}{{"otel-auto", true}, {"otel-auto-nohint", false}}
+
+// autoSummary is what the Go auto agent produced in one lane.
+type autoSummary struct {
+	lane      string
+	services  map[string]*serviceSpans
+	upstreams map[string]bool // gateway CLIENT spans parented inside the gateway's trace, by upstream
+	traces    int
+	linked    int // traces spanning more than one service
+}
+
+// serviceSpans counts one service's spans by kind.
+type serviceSpans struct {
+	server, client, sql, errs int
+	serverErrors              int
+	routes, names             map[string]bool // http.route and names of its SERVER spans
+}
+
+func summarizeAutoLane(lane string, laneSpans []spans.Span) autoSummary {
+	sum := autoSummary{lane: lane, services: map[string]*serviceSpans{}, upstreams: map[string]bool{}}
+	for _, svc := range services {
+		sum.services[svc] = &serviceSpans{routes: map[string]bool{}, names: map[string]bool{}}
+	}
 	byID := map[string]spans.Span{}
 	for _, sp := range laneSpans {
 		byID[sp.SpanID().String()] = sp
 	}
-	rep.Printf("== lane %s (Go auto agent, route hint %s) ==\n", name, map[bool]string{true: "on", false: "off"}[hint])
-	rep.Printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
-	for _, svc := range services {
-		var server, client, sql, errs int
-		routes := map[string]bool{}
-		names := map[string]bool{}
-		for _, sp := range laneSpans {
-			if sp.Service != svc {
-				continue
+	for _, sp := range laneSpans {
+		s, ok := sum.services[sp.Service]
+		if !ok {
+			continue
+		}
+		if sp.IsError() {
+			s.errs++
+		}
+		switch {
+		case sp.Kind() == ptrace.SpanKindServer:
+			s.server++
+			s.names[sp.Name()] = true
+			if r := sp.Attr("http.route"); r != "" {
+				s.routes[r] = true
 			}
 			if sp.IsError() {
-				errs++
+				s.serverErrors++
 			}
-			switch {
-			case sp.Kind() == ptrace.SpanKindServer:
-				server++
-				names[sp.Name()] = true
-				if r := sp.Attr("http.route"); r != "" {
-					routes[r] = true
+		case sp.Attr("db.query.text") != "":
+			s.sql++
+		case sp.Kind() == ptrace.SpanKindClient:
+			s.client++
+			parent, ok := byID[sp.ParentSpanID().String()]
+			if sp.Service != "gateway" || !ok || parent.TraceID().String() != sp.TraceID().String() || parent.Service != "gateway" {
+				continue
+			}
+			u := sp.Attr("url.full") + sp.Attr("url.path") + sp.Attr("http.url")
+			for prefix, up := range map[string]string{"/products": "catalog", "/stock": "inventory", "/reservations": "inventory", "/orders": "orders"} {
+				if strings.Contains(u, prefix) {
+					sum.upstreams[up] = true
 				}
-			case sp.Attr("db.query.text") != "":
-				sql++
-			case sp.Kind() == ptrace.SpanKindClient:
-				client++
-			}
-		}
-		rep.Printf("%-10s %7d  %-34s %7d %5d %7d\n", svc, server, strings.Join(sortedKeys(routes), " "), client, sql, errs)
-		if server == 0 {
-			t.Errorf("%s: no SERVER span from %s", name, svc)
-		}
-		for _, route := range exercised[svc] {
-			if routes[route] != hint {
-				t.Errorf("%s: %s SERVER spans with http.route=%s: %v; want %v (route hint %v)", name, svc, route, routes[route], hint, hint)
-			}
-		}
-		if !hint && len(routes) != 0 {
-			t.Errorf("%s: %s has routes %v without the route hint", name, svc, sortedKeys(routes))
-		}
-		if !hint {
-			rep.Printf("%-10s span names without the hint: %s\n", "", strings.Join(sortedKeys(names), " "))
-		}
-		if svc != "gateway" && sql == 0 {
-			t.Errorf("%s: no database/sql span from %s", name, svc)
-		}
-	}
-
-	// CLIENT spans of the gateway, one per upstream, inside the gateway's trace.
-	upstreams := map[string]bool{}
-	for _, sp := range laneSpans {
-		if sp.Service != "gateway" || sp.Kind() != ptrace.SpanKindClient {
-			continue
-		}
-		parent, ok := byID[sp.ParentSpanID().String()]
-		if !ok || parent.TraceID().String() != sp.TraceID().String() || parent.Service != "gateway" {
-			continue
-		}
-		u := sp.Attr("url.full") + sp.Attr("url.path") + sp.Attr("http.url")
-		for prefix, svc := range map[string]string{"/products": "catalog", "/stock": "inventory", "/reservations": "inventory", "/orders": "orders"} {
-			if strings.Contains(u, prefix) {
-				upstreams[svc] = true
 			}
 		}
 	}
-	rep.Printf("gateway CLIENT spans parented in the gateway's trace, by upstream: %s\n", strings.Join(sortedKeys(upstreams), " "))
-	for _, up := range []string{"catalog", "inventory", "orders"} {
-		if !upstreams[up] {
-			t.Errorf("%s: no CLIENT span from the gateway to %s parented inside the gateway's trace", name, up)
-		}
-	}
-
-	// The error scenario: inventory answers 500, the gateway 502; both SERVER spans are errors.
-	for _, svc := range []string{"inventory", "gateway"} {
-		found := false
-		for _, sp := range laneSpans {
-			found = found || (sp.Service == svc && sp.Kind() == ptrace.SpanKindServer && sp.IsError())
-		}
-		if !found {
-			t.Errorf("%s: the error scenario left no SERVER span of %s marked as an error", name, svc)
-		}
-	}
-
-	// Cross-service linking: expected exactly when doctor says the agent may write headers.
-	linked := 0
 	traces := spans.ByTrace(laneSpans)
+	sum.traces = len(traces)
 	for _, tr := range traces {
 		for _, sp := range tr {
 			if sp.Service != tr[0].Service {
-				linked++
+				sum.linked++
 				break
 			}
 		}
 	}
-	rep.Printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
-		linked, len(traces), map[bool]string{true: "some", false: "none"}[propagates], propagationWhy)
-	if propagates && linked == 0 {
-		t.Errorf("%s: no trace crosses services although doctor says the agent can propagate context", name)
-	}
-	if !propagates && linked != 0 {
-		t.Errorf("%s: %d traces cross services although doctor says the agent cannot write headers here (%s)", name, linked, propagationWhy)
-	}
+	return sum
 }
 
-// checkManualLane asserts that each normal checkout is one connected trace across the four services,
-// with business and SQL spans, and returns one such trace id.
-func checkManualLane(t *testing.T, rep *report.Report, sink *spans.Sink) string {
-	traces := spans.ByTrace(sink.Spans("manual"))
-	var checkouts, complete int
-	var example string
-	// The load is still running: a checkout that ended in the last seconds may still have spans on their
-	// way (0.5 s SDK export, 1 s Collector batch). Count only those that ended well before.
-	settled := time.Now().Add(-5 * time.Second)
-	for id, tr := range traces {
-		var isNormal bool
-		for _, sp := range tr {
-			isNormal = isNormal || (sp.Name() == "checkout" && sp.Attr("shop.scenario") == "normal" && sp.EndTimestamp().AsTime().Before(settled))
+func printAutoLane(rep *report.Report, sum autoSummary, hint, propagates bool, propagationWhy string) {
+	rep.Printf("== lane %s (Go auto agent, route hint %s) ==\n", sum.lane, map[bool]string{true: "on", false: "off"}[hint])
+	rep.Printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
+	for _, svc := range services {
+		s := sum.services[svc]
+		rep.Printf("%-10s %7d  %-34s %7d %5d %7d\n", svc, s.server, strings.Join(sortedKeys(s.routes), " "), s.client, s.sql, s.errs)
+		if !hint {
+			rep.Printf("%-10s span names without the hint: %s\n", "", strings.Join(sortedKeys(s.names), " "))
 		}
-		if !isNormal {
+	}
+	rep.Printf("gateway CLIENT spans parented in the gateway's trace, by upstream: %s\n", strings.Join(sortedKeys(sum.upstreams), " "))
+	rep.Printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
+		sum.linked, sum.traces, map[bool]string{true: "some", false: "none"}[propagates], propagationWhy)
+}
+
+// assertAutoLane checks a lane's summary signal by signal: what the agent must show with or without the
+// route hint, and cross-service links exactly when the doctor says the agent can write headers here.
+func assertAutoLane(t *testing.T, sum autoSummary, hint, propagates bool, propagationWhy string) {
+	t.Run("server spans", func(t *testing.T) {
+		for _, svc := range services {
+			if sum.services[svc].server == 0 {
+				t.Errorf("no SERVER span from %s", svc)
+			}
+		}
+	})
+	t.Run("routes", func(t *testing.T) {
+		for _, svc := range services {
+			routes := sum.services[svc].routes
+			for _, route := range exercised[svc] {
+				if routes[route] != hint {
+					t.Errorf("%s SERVER spans with http.route=%s: %v; want %v (route hint %v)", svc, route, routes[route], hint, hint)
+				}
+			}
+			if !hint && len(routes) != 0 {
+				t.Errorf("%s has routes %v without the route hint", svc, sortedKeys(routes))
+			}
+		}
+	})
+	t.Run("sql", func(t *testing.T) {
+		for _, svc := range []string{"catalog", "inventory", "orders"} {
+			if sum.services[svc].sql == 0 {
+				t.Errorf("no database/sql span from %s", svc)
+			}
+		}
+	})
+	t.Run("client spans", func(t *testing.T) {
+		for _, up := range []string{"catalog", "inventory", "orders"} {
+			if !sum.upstreams[up] {
+				t.Errorf("no CLIENT span from the gateway to %s parented inside the gateway's trace", up)
+			}
+		}
+	})
+	t.Run("errors", func(t *testing.T) {
+		// The error scenario: inventory answers 500, the gateway 502; both SERVER spans are errors.
+		for _, svc := range []string{"inventory", "gateway"} {
+			if sum.services[svc].serverErrors == 0 {
+				t.Errorf("the error scenario left no SERVER span of %s marked as an error", svc)
+			}
+		}
+	})
+	t.Run("linking", func(t *testing.T) {
+		if propagates && sum.linked == 0 {
+			t.Errorf("no trace crosses services although doctor says the agent can propagate context")
+		}
+		if !propagates && sum.linked != 0 {
+			t.Errorf("%d traces cross services although doctor says the agent cannot write headers here (%s)", sum.linked, propagationWhy)
+		}
+	})
+}
+
+// manualSummary is what the SDK build produced for the normal checkouts that ended before settled.
+type manualSummary struct {
+	checkouts, complete int
+	example             string // a complete trace's id
+	exampleSpans        []spans.Span
+}
+
+// summarizeManualLane counts the normal checkouts that ended before settled (later ones may still
+// have spans on their way: 0.5 s SDK export, 1 s Collector batch) and those that are one connected
+// trace across the four services with business and SQL spans.
+func summarizeManualLane(laneSpans []spans.Span, settled time.Time) manualSummary {
+	var sum manualSummary
+	for id, tr := range spans.ByTrace(laneSpans) {
+		if !settledCheckout(tr, settled) {
 			continue
 		}
-		checkouts++
+		sum.checkouts++
 		services, names, ids := map[string]bool{}, map[string]bool{}, map[string]bool{}
 		sql := 0
 		for _, sp := range tr {
@@ -472,25 +522,35 @@ func checkManualLane(t *testing.T, rep *report.Report, sink *spans.Sink) string 
 			}
 		}
 		if len(services) == 4 && roots == 1 && sql >= 7 && names["price lookup"] && names["reserve stock"] && names["store order"] {
-			complete++
-			example = id
+			sum.complete++
+			sum.example, sum.exampleSpans = id, tr
 		}
 	}
+	return sum
+}
+
+// settledCheckout reports whether a trace holds a normal checkout's business span that ended before settled.
+func settledCheckout(tr []spans.Span, settled time.Time) bool {
+	for _, sp := range tr {
+		if sp.Name() == "checkout" && sp.Attr("shop.scenario") == "normal" && sp.EndTimestamp().AsTime().Before(settled) {
+			return true
+		}
+	}
+	return false
+}
+
+func printManualLane(t *testing.T, rep *report.Report, sum manualSummary) {
 	rep.Printf("== lane manual (OpenTelemetry SDK) ==\n")
-	rep.Printf("normal checkouts (ended 5 s before the check): %d, of which one connected trace across 4 services with business and SQL spans: %d\n", checkouts, complete)
-	if example != "" {
-		rep.Printf("example trace %s:\n", example)
+	rep.Printf("normal checkouts (ended 5 s before the check): %d, of which one connected trace across 4 services with business and SQL spans: %d\n", sum.checkouts, sum.complete)
+	if sum.example != "" {
+		rep.Printf("example trace %s:\n", sum.example)
 		var tree bytes.Buffer
-		if err := compare.WriteTree(&tree, compare.BuildTree(example, traces[example], nil)); err != nil {
-			t.Fatal(err)
+		if err := compare.WriteTree(&tree, compare.BuildTree(sum.example, sum.exampleSpans, nil)); err != nil {
+			t.Error(err)
 		}
 		rep.Printf("%s", tree.String())
 	}
 	rep.Printf("\n")
-	if checkouts == 0 || complete != checkouts {
-		t.Errorf("manual: %d of %d normal checkouts are one complete trace across the four services", complete, checkouts)
-	}
-	return example
 }
 
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.
@@ -630,8 +690,9 @@ func failureOnly(names []string) bool {
 }
 
 // checkLoki asserts that every service of every lane logged to Loki with its labels, and that the
-// manual lane's lines carry the trace id in the record's own field.
-func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native.Lane, manualTrace string) {
+// manual lane's lines carry the trace id in the record's own field: it takes a settled checkout's trace
+// id from the sink itself, whatever the other checks found.
+func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native.Lane, sink *spans.Sink) {
 	rep.Printf("== Loki ==\n%-18s", "lane")
 	for _, svc := range services {
 		rep.Printf(" %10s", svc)
@@ -643,18 +704,26 @@ func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native
 			n, err := lokiCount(lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.Name, svc))
 			rep.Printf(" %10d", n)
 			if err != nil || n == 0 {
-				t.Errorf("Loki: no log line from %s in lane %s (%v)", svc, l.Name, err)
+				t.Errorf("no log line from %s in lane %s (%v)", svc, l.Name, err)
 			}
 		}
 		rep.Printf("\n")
 	}
-	if manualTrace != "" {
-		q := fmt.Sprintf(`{lane="manual"} | trace_id=%q`, manualTrace)
-		n, err := lokiCount(lokiURL, q)
-		rep.Printf("log lines of manual trace %s found by its trace_id field: %d\n\n", manualTrace, n)
-		if err != nil || n < 4 {
-			t.Errorf("Loki: %s found %d lines (%v); want the access lines of all four services", q, n, err)
+	var traceID string
+	for id, tr := range spans.ByTrace(sink.Spans("manual")) {
+		if settledCheckout(tr, time.Now().Add(-5*time.Second)) {
+			traceID = id
+			break
 		}
+	}
+	if traceID == "" {
+		t.Fatal("no manual checkout ended 5 s ago to look its log lines up by")
+	}
+	q := fmt.Sprintf(`{lane="manual"} | trace_id=%q`, traceID)
+	n, err := lokiCount(lokiURL, q)
+	rep.Printf("log lines of manual trace %s found by its trace_id field: %d\n\n", traceID, n)
+	if err != nil || n < 4 {
+		t.Errorf("%s found %d lines (%v); want the access lines of all four services", q, n, err)
 	}
 }
 
