@@ -35,8 +35,6 @@ type Results struct {
 	Attach   []time.Duration           // how long each agent took to its loaded line
 	RSS      map[string]map[Part]int64 // resident memory at the end, by lane and part ("" for the Collector)
 	Capacity []Step                    // the Collector under telemetrygen, rate by rate
-	Spans    map[string]int            // spans received by lane
-	Requests map[string]int            // requests answered 2xx by lane, in Together
 }
 
 // Run measures plain alone, starts the other lanes, and measures every lane in Plan.Rounds rounds, each

@@ -50,15 +50,16 @@ func run(logger *slog.Logger) error {
 	telemetrygen := flag.String("telemetrygen", "", "telemetrygen's binary (default: <root>/build/tools/telemetrygen, which make bench installs)")
 	flag.Parse()
 
-	if runtime.GOOS != "linux" {
-		return fmt.Errorf("the bench runs eBPF agents on a Linux kernel; this is %s", runtime.GOOS)
-	}
-	if os.Geteuid() != 0 {
-		return errors.New("the bench loads eBPF programs and needs root: sudo make bench")
-	}
 	plan := bench.Plan{Rounds: *rounds, AttachTimeout: 3 * time.Minute, Progress: os.Stderr}
-	if plan.Rounds < 1 {
+	switch {
+	case plan.Rounds < 1:
 		return fmt.Errorf("-rounds %d: want at least 1", *rounds)
+	case *duration < 100*time.Millisecond:
+		return fmt.Errorf("-duration %s: want at least 100ms", *duration)
+	case *settle < 0:
+		return fmt.Errorf("-settle %s: want 0 or more", *settle)
+	case *workers < 1:
+		return fmt.Errorf("-workers %d: want at least 1", *workers)
 	}
 	for _, f := range strings.Split(*rates, ",") {
 		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
@@ -89,6 +90,12 @@ func run(logger *slog.Logger) error {
 			return fmt.Errorf("-workloads %q: %q is not one of %s", *workloads, name, workloadNames())
 		}
 		plan.Workloads = append(plan.Workloads, w)
+	}
+	if runtime.GOOS != "linux" {
+		return fmt.Errorf("the bench runs eBPF agents on a Linux kernel; this is %s", runtime.GOOS)
+	}
+	if os.Geteuid() != 0 {
+		return errors.New("the bench loads eBPF programs and needs root: sudo make bench")
 	}
 	setup := bench.Setup{
 		Root:    *root,
