@@ -246,6 +246,10 @@ func TestDashboardMetricsAreOnesThisProjectProduces(t *testing.T) {
 	t.Cleanup(func() { l.Kill() })
 	drive(t, l)
 	for _, svc := range services {
+		// The lane comes from the service itself: prometheus.yml gives the shop's targets no lane label.
+		if unlabelled := withoutLabel(t, l.URL[svc]+"/metrics", "lane", "plain"); len(unlabelled) > 0 {
+			t.Errorf("%s exposes metrics without lane=\"plain\": %v", svc, unlabelled)
+		}
 		for name := range metricNames(t, l.URL[svc]+"/metrics") {
 			known[name] = true
 		}

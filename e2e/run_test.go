@@ -127,7 +127,7 @@ func TestEndToEnd(t *testing.T) {
 	for _, l := range lanes {
 		byName[l.Name] = l
 		for _, svc := range services {
-			targets = append(targets, native.ScrapeTarget{Addr: strings.TrimPrefix(l.URL[svc], "http://"), Lane: l.Name, Service: svc})
+			targets = append(targets, native.ScrapeTarget{Addr: strings.TrimPrefix(l.URL[svc], "http://"), Service: svc})
 		}
 	}
 	prom, err := native.StartPrometheus(ctx, promBin, root, t.TempDir(), promAddr[0], targets, ends.Telemetry)

@@ -89,6 +89,35 @@ func tail(s string, n int) string {
 	return s
 }
 
+// withoutLabel scrapes url and returns the metric families with a sample whose label name is not value.
+func withoutLabel(t *testing.T, url, name, value string) []string {
+	t.Helper()
+	resp, err := http.Get(url)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(resp.Body)
+	if err != nil {
+		t.Fatalf("parse %s: %v", url, err)
+	}
+	var missing []string
+	for family, f := range families {
+		for _, m := range f.GetMetric() {
+			found := false
+			for _, l := range m.GetLabel() {
+				found = found || (l.GetName() == name && l.GetValue() == value)
+			}
+			if !found {
+				missing = append(missing, family)
+				break
+			}
+		}
+	}
+	return missing
+}
+
 // checkoutsByScenario reads a gateway's shop_checkouts_total, summed by scenario.
 func checkoutsByScenario(url string) (map[string]float64, error) {
 	resp, err := http.Get(url)

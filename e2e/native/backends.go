@@ -68,10 +68,10 @@ func StartLoki(ctx context.Context, bin, root, dir string) (*Backend, error) {
 	return b, nil
 }
 
-// ScrapeTarget is one process Prometheus scrapes in the shop job, with the labels relabelling derives
-// from the compose host names.
+// ScrapeTarget is one process Prometheus scrapes in the shop job, with the service label relabelling
+// derives from the compose host names (the lane label comes from the service itself).
 type ScrapeTarget struct {
-	Addr, Lane, Service string
+	Addr, Service string
 }
 
 // StartPrometheus runs Prometheus on addr with root's observability/prometheus/prometheus.yml adapted to
@@ -93,10 +93,10 @@ func StartPrometheus(ctx context.Context, bin, root, dir, addr string, targets [
 			job.StaticConfigs = nil
 			for _, t := range targets {
 				job.StaticConfigs = append(job.StaticConfigs, staticConfig{
-					Targets: []string{t.Addr}, Labels: map[string]string{"lane": t.Lane, "service": t.Service},
+					Targets: []string{t.Addr}, Labels: map[string]string{"service": t.Service},
 				})
 			}
-			job.RelabelConfigs = nil // the labels above are what relabelling derives from compose host names
+			job.RelabelConfigs = nil // the label above is what relabelling derives from compose host names
 		case "otel-collector":
 			job.StaticConfigs = []staticConfig{{Targets: []string{collector}}}
 		case "prometheus":

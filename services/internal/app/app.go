@@ -25,8 +25,8 @@ type Deps struct {
 	Config    config.Config
 	Logger    *slog.Logger
 	Telemetry *telemetry.Telemetry
-	Registry  *prometheus.Registry
-	DB        *store.DB // the service's own database, open with its schema; nil for a service without one
+	Registry  prometheus.Registerer // labels every metric with the service's lane
+	DB        *store.DB             // the service's own database, open with its schema; nil for a service without one
 }
 
 // Service is what a service gives the bootstrap.
@@ -84,7 +84,10 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 	logger := slog.New(tel.LogHandler(slog.NewJSONHandler(stdout, &slog.HandlerOptions{Level: cfg.LogLevel}))).
 		With("service", cfg.Service, "lane", cfg.Lane)
 
-	reg := prometheus.NewRegistry()
+	// Every metric carries the lane, from the service itself: the lane has one source (LANE, or the lane
+	// stamped into the binary), whoever scrapes it.
+	metrics := prometheus.NewRegistry()
+	reg := prometheus.WrapRegistererWith(prometheus.Labels{"lane": cfg.Lane}, metrics)
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 
 	deps := Deps{Config: cfg, Logger: logger, Telemetry: tel, Registry: reg}
@@ -104,6 +107,7 @@ func Start(ctx context.Context, spec Spec, getenv func(string) string, stdout io
 	e := server.New(server.Options{
 		Logger:           logger,
 		Registry:         reg,
+		Metrics:          metrics,
 		Telemetry:        tel,
 		RoutePatternHint: cfg.RoutePatternHint,
 		Ready:            svc.Ready,

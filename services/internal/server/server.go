@@ -30,7 +30,8 @@ type Route struct {
 // Options are the dependencies of New.
 type Options struct {
 	Logger           *slog.Logger
-	Registry         *prometheus.Registry
+	Registry         prometheus.Registerer // where the HTTP metrics are registered
+	Metrics          prometheus.Gatherer   // what /metrics serves
 	Telemetry        *telemetry.Telemetry
 	RoutePatternHint bool                        // see RoutePatternHint
 	Ready            func(context.Context) error // checked by /healthz; nil means always ready
@@ -66,7 +67,7 @@ func New(opts Options, routes []Route) *echo.Echo {
 		e.Add(r.Method, r.Path, r.Handler)
 	}
 	e.GET(HealthPath, health(opts.Ready))
-	e.GET(MetricsPath, echo.WrapHandler(promhttp.HandlerFor(opts.Registry, promhttp.HandlerOpts{})))
+	e.GET(MetricsPath, echo.WrapHandler(promhttp.HandlerFor(opts.Metrics, promhttp.HandlerOpts{})))
 	return e
 }
 

@@ -53,7 +53,8 @@ func serve(t *testing.T, hint bool) (string, *func() *http.Request, *syncBuffer)
 	}
 	logs := &syncBuffer{}
 	logger := slog.New(tel.LogHandler(slog.NewJSONHandler(logs, nil)))
-	e := New(Options{Logger: logger, Registry: prometheus.NewRegistry(), Telemetry: tel, RoutePatternHint: hint}, []Route{
+	reg := prometheus.NewRegistry()
+	e := New(Options{Logger: logger, Registry: reg, Metrics: reg, Telemetry: tel, RoutePatternHint: hint}, []Route{
 		{Method: http.MethodGet, Path: "/items/:id", Handler: func(c echo.Context) error { return c.String(200, c.Param("id")) }},
 		{Method: http.MethodGet, Path: "/boom", Handler: func(c echo.Context) error { return io.ErrUnexpectedEOF }},
 		{Method: http.MethodGet, Path: "/refused", Handler: func(c echo.Context) error {
