@@ -89,15 +89,6 @@ func (l *Lane) Kill() error {
 	return errors.Join(errs...)
 }
 
-// Pids are the lane's processes by service.
-func (l *Lane) Pids() map[string]int {
-	pids := map[string]int{}
-	for svc, p := range l.Procs {
-		pids[svc] = p.Pid()
-	}
-	return pids
-}
-
 // listenWatch receives a service's stdout line by line: it reports the address of the shop's
 // "listening" line once, and copies every line to copy, when set.
 type listenWatch struct {
