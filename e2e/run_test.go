@@ -234,12 +234,12 @@ func TestEndToEnd(t *testing.T) {
 		// What both ends said about remote writes, to tell a missing series from a refused write.
 		for _, line := range strings.Split(col.Output(), "\n") {
 			if strings.Contains(line, "prometheus_remote_write") && strings.Contains(line, "error") {
-				t.Logf("collector: %s", tail(line, 600))
+				t.Logf("collector: %s", report.Tail(line, 600))
 			}
 		}
 		for _, line := range strings.Split(prom.Output(), "\n") {
 			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
-				t.Logf("prometheus: %s", tail(line, 600))
+				t.Logf("prometheus: %s", report.Tail(line, 600))
 			}
 		}
 	}
@@ -333,7 +333,7 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*native.Lane
 	if err != nil {
 		var out strings.Builder
 		for name, a := range agents {
-			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, tail(a.Output(), 2000))
+			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, report.Tail(a.Output(), 2000))
 		}
 		t.Fatalf("%v\n%s", err, out.String())
 	}

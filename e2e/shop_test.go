@@ -82,13 +82,6 @@ func metricNames(t *testing.T, url string) map[string]bool {
 	return names
 }
 
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
-}
-
 // withoutLabel scrapes url and returns the metric families with a sample whose label name is not value.
 func withoutLabel(t *testing.T, url, name, value string) []string {
 	t.Helper()

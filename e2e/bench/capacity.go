@@ -15,6 +15,7 @@ import (
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -81,7 +82,7 @@ func (lab *Lab) capacityStep(ctx context.Context, telemetrygen string, rate floa
 		"--duration", d.String())
 	out, err := cmd.CombinedOutput()
 	if err != nil {
-		return step, fmt.Errorf("telemetrygen: %w\n%s", err, tail(string(out), 2000))
+		return step, fmt.Errorf("telemetrygen: %w\n%s", err, report.Tail(string(out), 2000))
 	}
 	if step.Generated, err = generated(string(out)); err != nil {
 		return step, err
@@ -115,7 +116,7 @@ var generatedLine = regexp.MustCompile(`traces generated\s+\{"worker": \d+, "tra
 func generated(out string) (int, error) {
 	matches := generatedLine.FindAllStringSubmatch(out, -1)
 	if len(matches) == 0 {
-		return 0, fmt.Errorf("telemetrygen printed no \"traces generated\" line:\n%s", tail(out, 2000))
+		return 0, fmt.Errorf("telemetrygen printed no \"traces generated\" line:\n%s", report.Tail(out, 2000))
 	}
 	spans := 0
 	for _, m := range matches {
@@ -158,11 +159,4 @@ func (lab *Lab) receiverSpans() (receiverCounts, error) {
 		return c, errors.New("the Collector exposes no metrics")
 	}
 	return c, nil
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

@@ -261,6 +261,9 @@ func (ms mountList) has(fstype, target string) bool {
 	return false
 }
 
+// Mounted reports whether a filesystem of type fstype is mounted on target.
+func Mounted(fstype, target string) bool { return readMounts().has(fstype, target) }
+
 func readMounts() mountList {
 	var ms mountList
 	for _, line := range strings.Split(readString("/proc/self/mounts"), "\n") {

@@ -13,6 +13,7 @@ import (
 	"gopkg.in/yaml.v3"
 
 	"github.com/zerocodelab/lab/e2e/proc"
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -39,7 +40,7 @@ func WaitHTTP(ctx context.Context, url string, timeout time.Duration, p *proc.Pr
 		return nil
 	})
 	if err != nil {
-		return fmt.Errorf("%w; output:\n%s", err, tail(p.Output(), 3000))
+		return fmt.Errorf("%w; output:\n%s", err, report.Tail(p.Output(), 3000))
 	}
 	return nil
 }
@@ -145,11 +146,4 @@ type scrapeConfig struct {
 type staticConfig struct {
 	Targets []string          `yaml:"targets"`
 	Labels  map[string]string `yaml:"labels,omitempty"`
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

@@ -6,16 +6,15 @@ package pipeline
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net"
-	"net/http"
 	"os"
 	"path/filepath"
 	"time"
 
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/proc"
-	"github.com/zerocodelab/lab/e2e/wait"
 )
 
 // Endpoints are where one Collector listens and sends, all on this machine, and where it keeps its queues.
@@ -74,34 +73,9 @@ func (c Collector) Start(ctx context.Context) (*proc.Process, error) {
 		return nil, err
 	}
 
-	// Stop waiting as soon as the process is gone: its output says why.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	go func() {
-		select {
-		case <-p.Exited():
-			cancel()
-		case <-ctx.Done():
-		}
-	}()
-	err = wait.Eventually(ctx, "the Collector's health check", 30*time.Second, 50*time.Millisecond, func() error {
-		return healthy("http://" + c.Health + "/")
-	})
-	if err != nil {
-		p.Kill()
-		return nil, fmt.Errorf("%w (exit: %v); output:\n%s", err, p.State(), p.Output())
+	// The health check answers 503 until every pipeline runs; a Collector that exits ends the wait.
+	if err := native.WaitHTTP(ctx, "http://"+c.Health+"/", 30*time.Second, p); err != nil {
+		return nil, errors.Join(fmt.Errorf("the Collector's health check: %w", err), p.Kill())
 	}
 	return p, nil
-}
-
-func healthy(url string) error {
-	resp, err := http.Get(url)
-	if err != nil {
-		return err
-	}
-	resp.Body.Close()
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("status %d", resp.StatusCode)
-	}
-	return nil
 }

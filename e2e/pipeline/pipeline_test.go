@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerocodelab/lab/e2e/pipeline"
 	"github.com/zerocodelab/lab/e2e/proc"
+	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -97,10 +98,10 @@ func TestFluentCrashLosesNothingAcknowledged(t *testing.T) {
 	case died:
 		t.Logf("11 bytes on the fluent forward port: the Collector died (%s): %s", p.State(), fatalLine(p.Output()))
 		if !strings.Contains(p.Output(), "out of memory") {
-			t.Errorf("the Collector died, but not of the allocation; output:\n%s", tail(p.Output()))
+			t.Errorf("the Collector died, but not of the allocation; output:\n%s", report.Tail(p.Output(), 4000))
 		}
 	case refuses:
-		t.Fatalf("this kernel refuses %d bytes (%s), yet the Collector lives; output:\n%s", uint64(pipeline.HugeForwardAlloc), why, tail(p.Output()))
+		t.Fatalf("this kernel refuses %d bytes (%s), yet the Collector lives; output:\n%s", uint64(pipeline.HugeForwardAlloc), why, report.Tail(p.Output(), 4000))
 	default:
 		t.Logf("the Collector survived: this kernel grants the allocation (%s)", why)
 	}
@@ -157,7 +158,7 @@ func start(t testing.TB, c pipeline.Collector) *proc.Process {
 	t.Cleanup(func() {
 		p.Kill()
 		if t.Failed() {
-			t.Logf("the Collector's output (%v):\n%s", p.State(), tail(p.Output()))
+			t.Logf("the Collector's output (%v):\n%s", p.State(), report.Tail(p.Output(), 4000))
 		}
 	})
 	return p
@@ -218,12 +219,4 @@ func fatalLine(out string) string {
 		}
 	}
 	return "no fatal error line"
-}
-
-func tail(s string) string {
-	const n = 4000
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

@@ -62,3 +62,11 @@ func (l *Log) String() string {
 	defer l.mu.Unlock()
 	return l.buf.String()
 }
+
+// Tail is the last n bytes of s, marked as cut when they are not all of it: a process's output in an error.
+func Tail(s string, n int) string {
+	if len(s) > n {
+		return "..." + s[len(s)-n:]
+	}
+	return s
+}

@@ -11,6 +11,8 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+
+	"github.com/zerocodelab/lab/e2e/report"
 )
 
 // Project is one compose project on the Docker engine, driven through the docker compose CLI exactly as
@@ -46,10 +48,10 @@ func (p *Project) run(ctx context.Context, name string, args ...string) (string,
 	fmt.Fprintf(p.Log, "$ %s %s\n", name, strings.Join(args, " "))
 	err := cmd.Run()
 	if stderr.Len() > 0 {
-		fmt.Fprintf(p.Log, "%s", tail(stderr.String(), 4000))
+		fmt.Fprintf(p.Log, "%s", report.Tail(stderr.String(), 4000))
 	}
 	if err != nil {
-		return stdout.String(), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, tail(stderr.String(), 2000))
+		return stdout.String(), fmt.Errorf("%s %s: %w\n%s", name, strings.Join(args, " "), err, report.Tail(stderr.String(), 2000))
 	}
 	return stdout.String(), nil
 }
@@ -128,11 +130,4 @@ func (p *Project) RestartCount(ctx context.Context, service string) (int, error)
 // Logs is what a service's containers wrote, as "docker compose logs" shows it.
 func (p *Project) Logs(ctx context.Context, service string) (string, error) {
 	return p.Compose(ctx, "logs", "--no-color", "--no-log-prefix", service)
-}
-
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "..." + s[len(s)-n:]
-	}
-	return s
 }

@@ -5,6 +5,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/url"
+
+	"github.com/zerocodelab/lab/e2e/report"
 )
 
 // LokiLines counts the log lines a LogQL query finds in the last hour. Loki publishes no port, so the
@@ -25,7 +27,7 @@ func (r *Run) LokiLines(ctx context.Context, query string) (int, error) {
 		} `json:"data"`
 	}
 	if err := json.Unmarshal([]byte(body), &resp); err != nil || resp.Status != "success" {
-		return 0, fmt.Errorf("loki %q: %v: %s", query, err, tail(body, 300))
+		return 0, fmt.Errorf("loki %q: %v: %s", query, err, report.Tail(body, 300))
 	}
 	n := 0
 	for _, res := range resp.Data.Result {

@@ -207,7 +207,7 @@ func TestComposeStack(t *testing.T) {
 			})
 			if err != nil {
 				logs, _ := run.Logs(ctx, agent)
-				t.Fatalf("%v\n%s", err, tail(logs, 3000))
+				t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
 			}
 		}
 		// Agents see only requests made after they attach: the load keeps coming, so each service's
@@ -778,7 +778,7 @@ func crashCollector(ctx context.Context, run *Run) (collectorCrash, error) {
 		}
 	}
 	if c.fatal == "" {
-		return c, fmt.Errorf("the Collector was restarted, but its log has no fatal error:\n%s", tail(logs, 3000))
+		return c, fmt.Errorf("the Collector was restarted, but its log has no fatal error:\n%s", report.Tail(logs, 3000))
 	}
 	return c, nil
 }

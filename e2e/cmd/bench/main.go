@@ -12,6 +12,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"math"
 	"net/http"
 	"os"
 	"os/signal"
@@ -61,20 +62,13 @@ func run(logger *slog.Logger) error {
 	case *workers < 1:
 		return fmt.Errorf("-workers %d: want at least 1", *workers)
 	}
-	for _, f := range strings.Split(*rates, ",") {
-		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-		if err != nil || x <= 0 || x > 1 {
-			return fmt.Errorf("-rates %q: each must be a fraction in (0, 1]", *rates)
-		}
-		plan.Rates = append(plan.Rates, x)
+	var ok bool
+	if plan.Rates, ok = numbers(*rates, 1); !ok {
+		return fmt.Errorf("-rates %q: each must be a fraction in (0, 1]", *rates)
 	}
 	if *capacity != "" {
-		for _, f := range strings.Split(*capacity, ",") {
-			x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
-			if err != nil || x <= 0 {
-				return fmt.Errorf("-capacity %q: each must be a positive rate in spans a second", *capacity)
-			}
-			plan.Capacity = append(plan.Capacity, x)
+		if plan.Capacity, ok = numbers(*capacity, math.Inf(1)); !ok {
+			return fmt.Errorf("-capacity %q: each must be a positive rate in spans a second", *capacity)
 		}
 		plan.Telemetrygen = *telemetrygen
 		if plan.Telemetrygen == "" {
@@ -201,6 +195,19 @@ func beylaReason(verdicts []doctor.Verdict) string {
 		}
 	}
 	return "the kernel would allow Beyla, but the bench has no Beyla binary: it is not built natively"
+}
+
+// numbers parses a comma-separated list of numbers, each above 0 and at most max.
+func numbers(list string, max float64) ([]float64, bool) {
+	var xs []float64
+	for _, f := range strings.Split(list, ",") {
+		x, err := strconv.ParseFloat(strings.TrimSpace(f), 64)
+		if err != nil || x <= 0 || x > max {
+			return nil, false
+		}
+		xs = append(xs, x)
+	}
+	return xs, true
 }
 
 func workloadNames() string {
