@@ -7,13 +7,9 @@ export GOWORK := off
 SERVICES := gateway catalog inventory orders
 BIN := $(CURDIR)/bin
 TOOLS := $(CURDIR)/build/tools
-# benchstat compares the two benchmark runs of `make bench`; pinned like every other tool.
-BENCHSTAT_VERSION := v0.0.0-20260908200009-22c9c6c9d4da
-# telemetrygen loads the Collector in `make bench`. The module proxy does not serve the Collector's own
-# version of it (v0.159.0), so it is the next one; it only sends OTLP.
-TELEMETRYGEN_VERSION := v0.160.0
-# The Collector's version is written once, in its builder manifest (and so in the compose image tag).
-COLLECTOR_VERSION := $(shell awk '$$1 == "version:" {print $$2; exit}' collector/builder-config.yaml)
+# Every pinned upstream version (COLLECTOR_VERSION, TELEMETRYGEN_VERSION, BENCHSTAT_VERSION, ...), from
+# the one file that holds them, which docker compose reads too.
+include .env
 OTELCOL := $(CURDIR)/build/otelcol/otelcol-zerocode
 STANDIN := $(CURDIR)/build/tempo-standin/otelcol-tempo-standin
 # Static and not stripped: the eBPF agents read the binaries' symbols.

@@ -10,8 +10,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/zerocodelab/lab/e2e/native"
 )
 
 // root is the repository root, seen from this package.
@@ -20,21 +20,10 @@ const root = ".."
 var lanes = []string{"plain", "beyla", "otel-auto", "manual"}
 var shopServices = []string{"gateway", "catalog", "inventory", "orders"}
 
-// load loads the compose files as docker compose would, with the given profiles and environment.
+// load loads the compose files as docker compose would, with .env, env on top and the given profiles.
 func load(t *testing.T, env map[string]string, profiles []string, files ...string) (*types.Project, error) {
 	t.Helper()
-	abs, err := filepath.Abs(root)
-	if err != nil {
-		t.Fatal(err)
-	}
-	details := types.ConfigDetails{WorkingDir: abs, Environment: env}
-	for _, f := range files {
-		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: filepath.Join(abs, f)})
-	}
-	return loader.LoadWithContext(context.Background(), details, func(o *loader.Options) {
-		o.SetProjectName("zero-code-lab", true)
-		o.Profiles = profiles
-	})
+	return native.Load(context.Background(), root, files, profiles, env)
 }
 
 // combos are the file sets a user runs: Linux alone, macOS with its override.
@@ -159,7 +148,7 @@ func TestPublishedPortsAreLoopbackOnly(t *testing.T) {
 	}
 }
 
-var pinned = regexp.MustCompile(`^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+$`)
+var pinnedTag = regexp.MustCompile(`^[a-z0-9./_-]+:v?[0-9]+\.[0-9]+\.[0-9]+$`)
 
 func TestEveryPulledImageIsPinned(t *testing.T) {
 	for name, p := range loadAll(t) {
@@ -167,7 +156,7 @@ func TestEveryPulledImageIsPinned(t *testing.T) {
 			if s.Build != nil {
 				continue // built here from pinned sources
 			}
-			if !pinned.MatchString(s.Image) {
+			if !pinnedTag.MatchString(s.Image) {
 				t.Errorf("%s: %s uses image %q; want a pinned x.y.z tag", name, s.Name, s.Image)
 			}
 		}
@@ -184,21 +173,14 @@ func imageTag(t *testing.T, p *types.Project, service string) string {
 	return tag
 }
 
-func TestCollectorImageMatchesTheBuilderManifest(t *testing.T) {
-	p, err := load(t, testEnv, lanes, "docker-compose.yml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	if got, want := imageTag(t, p, "otel-collector"), collectorVersion(t); got != want {
-		t.Errorf("compose runs the Collector %s, collector/builder-config.yaml builds %s: keep them equal", got, want)
-	}
-	if !strings.HasPrefix(p.Services["otel-collector"].Image, "otel/opentelemetry-collector-contrib:") {
-		t.Errorf("the Collector image %q is not the contrib distribution the manifest mirrors", p.Services["otel-collector"].Image)
+func TestCollectorImageIsTheContribDistribution(t *testing.T) {
+	if image := mustLoad(t).Services["otel-collector"].Image; !strings.HasPrefix(image, "otel/opentelemetry-collector-contrib:") {
+		t.Errorf("the Collector image %q is not the contrib distribution collector/builder-config.yaml mirrors", image)
 	}
 }
 
 func TestAutoAgentSidecars(t *testing.T) {
-	pinnedVersion := strings.TrimSpace(readFile(t, "otel-auto/VERSION"))
+	pinnedVersion := pinned(t, "OTEL_GO_AUTO_VERSION")
 	for name, p := range loadAll(t) {
 		for _, svc := range shopServices {
 			target, ok := p.Services["otel-auto-"+svc]
@@ -211,7 +193,7 @@ func TestAutoAgentSidecars(t *testing.T) {
 				continue
 			}
 			if got := imageTag(t, p, agent.Name); got != pinnedVersion {
-				t.Errorf("%s: %s runs agent %s; otel-auto/VERSION pins %s", name, agent.Name, got, pinnedVersion)
+				t.Errorf("%s: %s runs agent %s; .env pins %s (make agent builds it)", name, agent.Name, got, pinnedVersion)
 			}
 			if agent.Pid != "service:"+target.Name {
 				t.Errorf("%s: %s pid = %q; want service:%s", name, agent.Name, agent.Pid, target.Name)
@@ -396,13 +378,14 @@ func readFile(t *testing.T, path string) string {
 	return string(data)
 }
 
-func collectorVersion(t *testing.T) string {
+// pinned is the version .env pins under name.
+func pinned(t *testing.T, name string) string {
 	t.Helper()
-	m := regexp.MustCompile(`(?m)^  version: (\S+)`).FindStringSubmatch(readFile(t, "collector/builder-config.yaml"))
-	if m == nil {
-		t.Fatal("collector/builder-config.yaml has no dist version")
+	v, err := native.Pinned(root, name)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return m[1]
+	return v
 }
 
 // value is the string a compose mapping holds, "" when unset.

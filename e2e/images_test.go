@@ -2,7 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -103,21 +102,5 @@ func TestNoPIDNamespaceBelongsToAnAgent(t *testing.T) {
 				t.Errorf("%s: %s joins %s, which itself joins %s", name, s.Name, owner, o.Pid)
 			}
 		}
-	}
-}
-
-// Every image the compose run builds where it cannot pull must be at the compose file's version, as
-// the native builds of the same components are.
-func TestNativeBuildsAreAtTheComposeVersions(t *testing.T) {
-	p := mustLoad(t)
-	if got, want := imageTag(t, p, "loki"), strings.TrimSpace(readFile(t, "observability/loki/VERSION")); got != want {
-		t.Errorf("compose runs Loki %s, observability/loki/VERSION (make loki, make e2e) builds %s: keep them equal", got, want)
-	}
-	standin := regexp.MustCompile(`(?m)^  version: (\S+)`).FindStringSubmatch(readFile(t, "e2e/stack/tempo-standin/builder-config.yaml"))
-	if standin == nil || standin[1] != collectorVersion(t) {
-		t.Errorf("the Tempo stand-in's manifest is at %v, the Collector's at %s: keep them equal", standin, collectorVersion(t))
-	}
-	if !strings.Contains(readFile(t, "observability/prometheus/build.sh"), "image:\" && $2 ~ /^prom\\/prometheus:/") {
-		t.Error("observability/prometheus/build.sh no longer reads the version from the compose file's image tag")
 	}
 }

@@ -34,7 +34,7 @@ func TestCollectorConfigValidates(t *testing.T) {
 // The native Collector must be the compose image's: every component module at the manifest's version,
 // and exactly the components the config uses.
 func TestCollectorBuildMatchesManifestAndConfig(t *testing.T) {
-	version := collectorVersion(t)
+	version := pinned(t, "COLLECTOR_VERSION")
 	out, err := exec.Command(otelcol(t), "components").Output()
 	if err != nil {
 		t.Fatal(err)

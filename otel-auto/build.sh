@@ -1,11 +1,19 @@
 #!/usr/bin/env bash
-# Builds the OpenTelemetry Go auto agent natively, from the module source of the version in VERSION,
+# Builds the OpenTelemetry Go auto agent natively, from the module source of the version .env pins
+# (OTEL_GO_AUTO_VERSION, also the sidecars' image tag),
 # into build/otel-go-instrumentation. The module zip ships the bpf2go Go bindings but not the eBPF
 # objects they embed, so the objects are generated here with Debian's clang (which produces objects
 # identical to upstream's), then the agent is compiled. Needs: clang, llvm, libbpf-dev, jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-version=$(tr -d '[:space:]' < otel-auto/VERSION)
+# pinned NAME: the version .env pins under NAME.
+pinned() {
+  local v
+  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
+  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
+  echo "$v"
+}
+version=$(pinned OTEL_GO_AUTO_VERSION)
 out=$PWD/build/otel-go-instrumentation
 src=$PWD/build/auto-src
 

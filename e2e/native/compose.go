@@ -3,9 +3,11 @@ package native
 import (
 	"context"
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 
+	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
 	"github.com/compose-spec/compose-go/v2/types"
 )
@@ -16,23 +18,55 @@ var Lanes = []string{"plain", "beyla", "otel-auto", "manual"}
 // LoadCompose loads root's docker-compose.yml as docker compose would with every lane on and nothing set
 // in the environment, so that a native lane runs with the settings a user's container gets.
 func LoadCompose(ctx context.Context, root string) (*types.Project, error) {
+	return Load(ctx, root, []string{"docker-compose.yml"}, Lanes, nil)
+}
+
+// Load loads root's compose files as docker compose would: with root's .env, then env on top of it (a
+// variable set in the shell beats .env), and the given profiles on.
+func Load(ctx context.Context, root string, files, profiles []string, env map[string]string) (*types.Project, error) {
 	abs, err := filepath.Abs(root)
 	if err != nil {
 		return nil, err
 	}
-	details := types.ConfigDetails{
-		WorkingDir:  abs,
-		Environment: map[string]string{},
-		ConfigFiles: []types.ConfigFile{{Filename: filepath.Join(abs, "docker-compose.yml")}},
+	vars, err := DotEnv(root)
+	if err != nil {
+		return nil, err
+	}
+	maps.Copy(vars, env)
+	details := types.ConfigDetails{WorkingDir: abs, Environment: vars}
+	for _, f := range files {
+		details.ConfigFiles = append(details.ConfigFiles, types.ConfigFile{Filename: filepath.Join(abs, f)})
 	}
 	p, err := loader.LoadWithContext(ctx, details, func(o *loader.Options) {
 		o.SetProjectName("zero-code-lab", true)
-		o.Profiles = Lanes
+		o.Profiles = profiles
 	})
 	if err != nil {
-		return nil, fmt.Errorf("load docker-compose.yml: %w", err)
+		return nil, fmt.Errorf("load %v: %w", files, err)
 	}
 	return p, nil
+}
+
+// DotEnv reads root's .env, the file docker compose reads by itself: the lanes it turns on and every
+// pinned upstream version.
+func DotEnv(root string) (map[string]string, error) {
+	vars, err := dotenv.GetEnvFromFile(nil, []string{filepath.Join(root, ".env")})
+	if err != nil {
+		return nil, fmt.Errorf("read .env: %w", err)
+	}
+	return vars, nil
+}
+
+// Pinned returns the version root's .env pins under name, like COLLECTOR_VERSION.
+func Pinned(root, name string) (string, error) {
+	vars, err := DotEnv(root)
+	if err != nil {
+		return "", err
+	}
+	if vars[name] == "" {
+		return "", fmt.Errorf(".env pins no %s", name)
+	}
+	return vars[name], nil
 }
 
 // Environment is a compose service's environment as NAME=value lines, less the variables named in

@@ -1,11 +1,18 @@
 #!/usr/bin/env bash
-# Builds Loki natively, from the module source of the version in VERSION (the compose image's tag), into
+# Builds Loki natively, from the module source of the version .env pins (LOKI_VERSION, the compose image's tag), into
 # build/loki. `go install` refuses the module because of its replace directives, so the source is
 # copied from the module cache and built in place; its replace points ./pkg/push at a directory the
 # module zip does not contain, so that module is put there first. Needs: jq.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-version=$(tr -d '[:space:]' < observability/loki/VERSION)
+# pinned NAME: the version .env pins under NAME.
+pinned() {
+  local v
+  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
+  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
+  echo "$v"
+}
+version=$(pinned LOKI_VERSION)
 push_version=v0.0.0-20250630054201-94c0ba7b0952   # what Loki's go.mod requires for pkg/push
 out=$PWD/build/loki
 src=$PWD/build/loki-src

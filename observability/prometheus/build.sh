@@ -1,13 +1,20 @@
 #!/usr/bin/env bash
-# Builds Prometheus natively at the version the compose file pins (prom/prometheus:vX.Y.Z is the Go
+# Builds Prometheus natively at the version .env pins for the compose image (prom/prometheus:vX.Y.Z is the Go
 # module github.com/prometheus/prometheus v0.XYY.Z), into build/prometheus. Used by the compose run's
 # stand-in image where the image cannot be pulled. The module has exclude and replace directives, so
 # it is built in a copy of its source. Built without the web UI's assets (the API is complete) and
 # with -tags remove_all_sd (only static and file targets: all the project's prometheus.yml uses).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-tag=$(awk '$1 == "image:" && $2 ~ /^prom\/prometheus:/ {split($2, a, ":"); print a[2]; exit}' docker-compose.yml)
-[[ $tag =~ ^v3\.([0-9]+)\.([0-9]+)$ ]] || { echo "docker-compose.yml pins prom/prometheus:$tag; want v3.N.N" >&2; exit 1; }
+# pinned NAME: the version .env pins under NAME.
+pinned() {
+  local v
+  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
+  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
+  echo "$v"
+}
+tag=$(pinned PROMETHEUS_VERSION)
+[[ $tag =~ ^v3\.([0-9]+)\.([0-9]+)$ ]] || { echo ".env pins PROMETHEUS_VERSION=$tag; want v3.N.N" >&2; exit 1; }
 module_version=$(printf 'v0.3%02d.%s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}")
 out=$PWD/build/prometheus
 src=$PWD/build/prometheus-src

@@ -1,4 +1,4 @@
-# Stand-in for the OpenTelemetry Go auto-instrumentation image at otel-auto/VERSION, built natively from
+# Stand-in for the OpenTelemetry Go auto-instrumentation image at .env's OTEL_GO_AUTO_VERSION, built natively from
 # that version's module source (make agent). Faithful to the official image: runs as root, the binary
 # at /otel-go-instrumentation as its default command, no shell.
 FROM scratch

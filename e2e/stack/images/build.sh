@@ -14,13 +14,19 @@ here=e2e/stack/images
 work=build/images
 mkdir -p "$work"
 
-# The tags, read where the project pins them.
-image_of() { awk -v p="$1" '$1 == "image:" && index($2, p) == 1 {print $2; exit}' docker-compose.yml; }
-collector_image=$(image_of otel/opentelemetry-collector-contrib:)
-loki_image=$(image_of grafana/loki:)
-prometheus_image=$(image_of prom/prometheus:)
-agent_image=$(image_of ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go:)
-go_version=$(awk -F= '/^ARG GO_VERSION=/ {print $2; exit}' services/Dockerfile)
+# The tags, read where the project pins them: .env, which docker compose reads too.
+# pinned NAME: the version .env pins under NAME.
+pinned() {
+  local v
+  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
+  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
+  echo "$v"
+}
+collector_image=otel/opentelemetry-collector-contrib:$(pinned COLLECTOR_VERSION)
+loki_image=grafana/loki:$(pinned LOKI_VERSION)
+prometheus_image=prom/prometheus:$(pinned PROMETHEUS_VERSION)
+agent_image=ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go:$(pinned OTEL_GO_AUTO_VERSION)
+go_version=$(pinned GO_VERSION)
 golang_image=golang:${go_version}-bookworm
 standin_image=zero-code-lab/tempo-standin:local
 
@@ -125,7 +131,7 @@ build tempo-standin "$standin_image"
 if docker image inspect "$golang_image" >/dev/null 2>&1; then
   echo "$golang_image is present"
 else
-  [[ $(go env GOVERSION) == "go$go_version" ]] || { echo "services/Dockerfile wants Go $go_version; this machine has $(go env GOVERSION)" >&2; exit 1; }
+  [[ $(go env GOVERSION) == "go$go_version" ]] || { echo ".env pins Go $go_version (GO_VERSION); this machine has $(go env GOVERSION)" >&2; exit 1; }
   mirror=$(awk '$1 == "URIs:" {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
   [[ -n $mirror ]] || mirror=$(awk '$1 == "deb" && $3 == "bookworm" {print $2; exit}' /etc/apt/sources.list)
   rootfs=$work/golang-rootfs

@@ -1,4 +1,4 @@
-# Stand-in for grafana/loki at observability/loki/VERSION, built natively from that version's module
+# Stand-in for grafana/loki at .env's LOKI_VERSION, built natively from that version's module
 # source (make loki). Faithful to the official image: distroless static nonroot, /usr/bin/loki,
 # user 10001 owning /loki, no shell.
 FROM scratch

@@ -1,0 +1,93 @@
+package e2e
+
+import (
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/zerocodelab/lab/e2e/native"
+)
+
+// Every upstream image of the compose file takes its tag from .env: the one file that pins versions.
+func TestComposeImagesTakeTheirTagFromDotEnv(t *testing.T) {
+	vars, err := native.DotEnv(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tag := regexp.MustCompile(`^\$\{([A-Z_]+_VERSION):\?set in \.env\}$`)
+	images := regexp.MustCompile(`(?m)^\s*image: (.+)$`).FindAllStringSubmatch(readFile(t, "docker-compose.yml"), -1)
+	upstream := 0
+	for _, m := range images {
+		name, version, _ := strings.Cut(m[1], ":")
+		if strings.HasPrefix(name, "zero-code-lab/") {
+			continue // built here from this repository
+		}
+		upstream++
+		v := tag.FindStringSubmatch(version)
+		switch {
+		case v == nil:
+			t.Errorf("docker-compose.yml: image %s has its tag written inline; want ${NAME_VERSION:?set in .env}", m[1])
+		case vars[v[1]] == "":
+			t.Errorf("docker-compose.yml: image %s reads %s, which .env does not pin", name, v[1])
+		}
+	}
+	if upstream != 7 {
+		t.Errorf("docker-compose.yml names %d upstream images; want 7 (Collector, Tempo, Loki, Prometheus, Grafana, Beyla, the Go auto agent)", upstream)
+	}
+}
+
+// Where a tool cannot read .env, its copy of a pinned version must equal it.
+func TestCopiesOfPinnedVersionsMatchDotEnv(t *testing.T) {
+	goVersion, collector := pinned(t, "GO_VERSION"), pinned(t, "COLLECTOR_VERSION")
+	copies := []struct {
+		file    string
+		pattern string // its one submatch is the copy of the version
+		want    string
+	}{
+		{"collector/builder-config.yaml", `(?m)^  version: (\S+)$`, collector},
+		{"e2e/stack/tempo-standin/builder-config.yaml", `(?m)^  version: (\S+)$`, collector},
+		{"services/Dockerfile", `(?m)^ARG GO_VERSION=(\S+)$`, goVersion},
+		{"e2e/Dockerfile", `(?m)^ARG GO_VERSION=(\S+)$`, goVersion},
+		{"services/go.mod", `(?m)^go (\S+)$`, goVersion},
+		{"e2e/go.mod", `(?m)^go (\S+)$`, goVersion},
+		{"go.work", `(?m)^go (\S+)$`, goVersion},
+	}
+	for _, c := range copies {
+		m := regexp.MustCompile(c.pattern).FindStringSubmatch(readFile(t, c.file))
+		switch {
+		case m == nil:
+			t.Errorf("%s: no version found by %s", c.file, c.pattern)
+		case m[1] != c.want:
+			t.Errorf("%s is at %s, .env pins %s: keep them equal", c.file, m[1], c.want)
+		}
+	}
+	// The Collector's component modules, contrib and core alike, are released together at the same v0 version.
+	for _, m := range regexp.MustCompile(`(?m)^  - gomod: (\S+) (v0\.\S+)$`).FindAllStringSubmatch(readFile(t, "collector/builder-config.yaml"), -1) {
+		if m[2] != "v"+collector {
+			t.Errorf("collector/builder-config.yaml: %s at %s; .env pins the Collector at %s", m[1], m[2], collector)
+		}
+	}
+}
+
+// The Makefile and the build scripts read .env rather than keep their own copies.
+func TestBuildsReadTheirVersionsFromDotEnv(t *testing.T) {
+	if !regexp.MustCompile(`(?m)^include \.env$`).MatchString(readFile(t, "Makefile")) {
+		t.Error("the Makefile does not include .env")
+	}
+	if m := regexp.MustCompile(`(?m)^[A-Z_]+_VERSION\s*:?=.*$`).FindString(readFile(t, "Makefile")); m != "" {
+		t.Errorf("the Makefile pins a version of its own: %q; put it in .env", m)
+	}
+	for script, names := range map[string][]string{
+		"otel-auto/build.sh":                {"OTEL_GO_AUTO_VERSION"},
+		"observability/loki/build.sh":       {"LOKI_VERSION"},
+		"observability/prometheus/build.sh": {"PROMETHEUS_VERSION"},
+		"e2e/stack/images/build.sh":         {"GO_VERSION", "COLLECTOR_VERSION", "LOKI_VERSION", "PROMETHEUS_VERSION", "OTEL_GO_AUTO_VERSION"},
+	} {
+		text := readFile(t, script)
+		for _, name := range names {
+			if !strings.Contains(text, "$(pinned "+name+")") {
+				t.Errorf("%s does not read %s from .env", script, name)
+			}
+		}
+	}
+}
