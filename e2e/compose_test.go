@@ -17,9 +17,6 @@ import (
 // root is the repository root, seen from this package.
 const root = ".."
 
-var lanes = []string{"plain", "beyla", "otel-auto", "manual"}
-var shopServices = []string{"gateway", "catalog", "inventory", "orders"}
-
 // load loads the compose files as docker compose would, with .env, env on top and the given profiles.
 func load(t *testing.T, env map[string]string, profiles []string, files ...string) (*types.Project, error) {
 	t.Helper()
@@ -40,7 +37,7 @@ func loadAll(t *testing.T) map[string]*types.Project {
 	t.Helper()
 	projects := map[string]*types.Project{}
 	for _, files := range combos {
-		for _, profiles := range append([][]string{lanes}, [][]string{{"plain"}, {"beyla"}, {"otel-auto"}, {"manual"}}...) {
+		for _, profiles := range append([][]string{native.Lanes}, [][]string{{"plain"}, {"beyla"}, {"otel-auto"}, {"manual"}}...) {
 			p, err := load(t, testEnv, profiles, files...)
 			if err != nil {
 				t.Fatalf("load %v with profiles %v: %v", files, profiles, err)
@@ -61,14 +58,14 @@ func TestComposeLoadsForEveryProfileAndPlatform(t *testing.T) {
 			}
 		}
 	}
-	// Each profile brings its lane's four services, and nothing of other lanes.
-	for _, lane := range lanes {
+	// Each profile brings its lane's four services, and nothing of other native.Lanes.
+	for _, lane := range native.Lanes {
 		p, err := load(t, testEnv, []string{lane}, "docker-compose.yml")
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, other := range lanes {
-			for _, s := range shopServices {
+		for _, other := range native.Lanes {
+			for _, s := range native.Services {
 				_, ok := p.Services[other+"-"+s]
 				if ok != (other == lane) {
 					t.Errorf("profile %s: service %s-%s present = %v", lane, other, s, ok)
@@ -102,8 +99,8 @@ func TestOnlyAgentsHavePrivileges(t *testing.T) {
 
 func TestShopServicesAreLockedDown(t *testing.T) {
 	for name, p := range loadAll(t) {
-		for _, lane := range lanes {
-			for _, svc := range shopServices {
+		for _, lane := range native.Lanes {
+			for _, svc := range native.Services {
 				s, ok := p.Services[lane+"-"+svc]
 				if !ok {
 					continue
@@ -182,7 +179,7 @@ func TestCollectorImageIsTheContribDistribution(t *testing.T) {
 func TestAutoAgentSidecars(t *testing.T) {
 	pinnedVersion := pinned(t, "OTEL_GO_AUTO_VERSION")
 	for name, p := range loadAll(t) {
-		for _, svc := range shopServices {
+		for _, svc := range native.Services {
 			target, ok := p.Services["otel-auto-"+svc]
 			if !ok {
 				continue
@@ -227,7 +224,7 @@ func TestAutoAgentSidecars(t *testing.T) {
 }
 
 func TestBeylaSeesExactlyItsLane(t *testing.T) {
-	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	p, err := load(t, testEnv, native.Lanes, "docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -253,7 +250,7 @@ func TestBeylaSeesExactlyItsLane(t *testing.T) {
 }
 
 func TestMacOverrideChangesWhatTheVMLacks(t *testing.T) {
-	p, err := load(t, testEnv, lanes, "docker-compose.yml", "docker-compose.mac.yml")
+	p, err := load(t, testEnv, native.Lanes, "docker-compose.yml", "docker-compose.mac.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -279,7 +276,7 @@ func TestMacOverrideChangesWhatTheVMLacks(t *testing.T) {
 // Grafana starts with no step before "docker compose up": no password to set, none known, anonymous
 // users allowed into Explore (where every trace link leads), an admin login possible.
 func TestGrafanaNeedsNoStepAndOpensExploreToAnonymousUsers(t *testing.T) {
-	p, err := load(t, map[string]string{}, lanes, "docker-compose.yml")
+	p, err := load(t, map[string]string{}, native.Lanes, "docker-compose.yml")
 	if err != nil {
 		t.Fatalf("compose does not load without GRAFANA_ADMIN_PASSWORD: %v", err)
 	}
@@ -295,7 +292,7 @@ func TestGrafanaNeedsNoStepAndOpensExploreToAnonymousUsers(t *testing.T) {
 	if pw := env("GF_SECURITY_ADMIN_PASSWORD"); pw != "" {
 		t.Errorf("with no GRAFANA_ADMIN_PASSWORD, the admin password is %q; want none set, so the entrypoint makes a random one", pw)
 	}
-	p, err = load(t, map[string]string{"GRAFANA_ADMIN_PASSWORD": "chosen"}, lanes, "docker-compose.yml")
+	p, err = load(t, map[string]string{"GRAFANA_ADMIN_PASSWORD": "chosen"}, native.Lanes, "docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -399,7 +396,7 @@ func value(v *string) string {
 // mustLoad loads the Linux compose file with every lane on.
 func mustLoad(t *testing.T) *types.Project {
 	t.Helper()
-	p, err := load(t, testEnv, lanes, "docker-compose.yml")
+	p, err := load(t, testEnv, native.Lanes, "docker-compose.yml")
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/types"
 
+	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/stack"
 )
 
@@ -69,8 +70,8 @@ func userID(user string) (int, error) {
 func TestEachLaneRunsBinariesOfItsOwn(t *testing.T) {
 	p := mustLoad(t)
 	seen := map[string]string{} // image -> service
-	for _, lane := range lanes {
-		for _, svc := range shopServices {
+	for _, lane := range native.Lanes {
+		for _, svc := range native.Services {
 			s := p.Services[lane+"-"+svc]
 			if want := "zero-code-lab/" + svc + ":" + lane; s.Image != want {
 				t.Errorf("%s runs image %q; want %q", s.Name, s.Image, want)

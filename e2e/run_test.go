@@ -5,14 +5,12 @@ package e2e
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
-	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"slices"
@@ -23,7 +21,6 @@ import (
 
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/zerocodelab/lab/e2e/compare"
@@ -32,8 +29,10 @@ import (
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/pipeline"
 	"github.com/zerocodelab/lab/e2e/proc"
+	"github.com/zerocodelab/lab/e2e/query"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
+	"github.com/zerocodelab/lab/e2e/summary"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -78,12 +77,28 @@ func TestEndToEnd(t *testing.T) {
 	mountIfMissing(t, rep, "tracefs", "/sys/kernel/tracing")
 	mountIfMissing(t, rep, "bpf", "/sys/fs/bpf")
 
-	agentBin := builtFile(t, "build/otel-go-instrumentation", "bash otel-auto/build.sh")
-	lokiBin := builtFile(t, "build/loki", "bash observability/loki/build.sh")
-	// The compose image's version, built from its module source: the native run and the stack run the same Prometheus.
-	promBin := builtFile(t, "build/prometheus", "bash observability/prometheus/build.sh")
-	plainBins, sdkBins := buildShop(t, ""), buildShop(t, "otelsdk")
-	loadgenBin := buildLoadgen(t)
+	// The agent, Loki and Prometheus at the compose images' versions, built from their module sources.
+	bins := map[string]string{}
+	for name, how := range map[string]string{
+		"build/otel-go-instrumentation": "bash otel-auto/build.sh",
+		"build/loki":                    "bash observability/loki/build.sh",
+		"build/prometheus":              "bash observability/prometheus/build.sh",
+	} {
+		path, err := native.Built(root, name, how)
+		if err != nil {
+			t.Fatal(err)
+		}
+		bins[name] = path
+	}
+	agentBin, lokiBin, promBin := bins["build/otel-go-instrumentation"], bins["build/loki"], bins["build/prometheus"]
+	plainBins, sdkBins, toolBins := t.TempDir(), t.TempDir(), t.TempDir()
+	if err := errors.Join(
+		native.BuildShop(root, plainBins, ""),
+		native.BuildShop(root, sdkBins, "otelsdk"),
+		native.Build(root, toolBins, "", "loadgen"),
+	); err != nil {
+		t.Fatal(err)
+	}
 
 	// The backends and the Collector, with the project's own configurations.
 	sink, sinkAddr, stopSink, err := spans.ListenSink("127.0.0.1:0")
@@ -110,7 +125,11 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { col.Kill() })
-	shipper := newLogShipper(t, ends.Fluent)
+	shipper, err := native.ShipLogs(ends.Fluent)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { shipper.Close() })
 
 	// The lanes. otel-auto-nohint is the otel-auto lane with ROUTE_PATTERN_HINT=false, to show the difference.
 	otlp := "http://" + ends.OTLPHTTP
@@ -126,7 +145,7 @@ func TestEndToEnd(t *testing.T) {
 	var targets []native.ScrapeTarget
 	for _, l := range lanes {
 		byName[l.Name] = l
-		for _, svc := range services {
+		for _, svc := range native.Services {
 			targets = append(targets, native.ScrapeTarget{Addr: strings.TrimPrefix(l.URL[svc], "http://"), Service: svc})
 		}
 	}
@@ -145,7 +164,7 @@ func TestEndToEnd(t *testing.T) {
 	var errs []error
 	attachStart := time.Now()
 	for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
-		for _, svc := range services {
+		for _, svc := range native.Services {
 			started.Go(func() {
 				a, err := native.StartAgent(ctx, native.AgentSpec{
 					Bin: agentBin, Service: svc, Pid: byName[name].Procs[svc].Pid(), Lane: name, OTLP: otlp,
@@ -187,18 +206,23 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// It keeps going while the checks run, as it does in compose, so that rate() windows hold live data;
 	// DURATION bounds it should the run hang, and the cleanup stops it.
-	startProc(t, proc.Command{Path: loadgenBin, Env: append(os.Environ(), "TARGETS="+strings.Join(gateways, ","), "RATE=5", "DURATION=10m")})
+	loadgen, err := proc.Start(proc.Command{Path: filepath.Join(toolBins, "loadgen"), Env: append(os.Environ(), "TARGETS="+strings.Join(gateways, ","), "RATE=5", "DURATION=10m")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { loadgen.Kill() })
 	// The checks need every scenario served in every lane (the shop's own counters say so) and, in the
 	// manual lane, checkouts that ended a while ago. The Prometheus checks wait for their own data.
 	err = wait.Eventually(context.Background(), "every scenario served twice in every lane", 2*time.Minute, time.Second, func() error {
 		for _, l := range lanes {
-			served, err := checkoutsByScenario(l.URL["gateway"] + "/metrics")
+			families, err := query.Scrape(context.Background(), http.DefaultClient, l.URL["gateway"]+"/metrics")
 			if err != nil {
 				return err
 			}
-			for _, sc := range scenarios {
-				if served[sc] < 2 {
-					return fmt.Errorf("%s: %s served %v times", l.Name, sc, served[sc])
+			served := query.SumBy(families["shop_checkouts_total"], "scenario")
+			for _, sc := range compare.Scenarios {
+				if served[sc.Name] < 2 {
+					return fmt.Errorf("%s: %s served %v times", l.Name, sc.Name, served[sc.Name])
 				}
 			}
 		}
@@ -212,15 +236,17 @@ func TestEndToEnd(t *testing.T) {
 	// What each lane must show, walked lane by lane and signal by signal: every summary is computed once
 	// from the spans, printed into the report, then asserted.
 	for _, lane := range autoLanes {
-		sum := summarizeAutoLane(lane.name, sink.Spans(lane.name))
-		printAutoLane(rep, sum, lane.hint, propagates, propagationWhy)
+		sum := summary.OfAuto(lane.name, native.Services, sink.Spans(lane.name))
+		sum.Print(rep, lane.hint, propagates, propagationWhy)
 		t.Run(lane.name, func(t *testing.T) { assertAutoLane(t, sum, lane.hint, propagates, propagationWhy) })
 	}
-	manual := summarizeManualLane(sink.Spans("manual"), time.Now().Add(-5*time.Second))
-	printManualLane(t, rep, manual)
+	manual := summary.OfManual(sink.Spans("manual"), time.Now().Add(-5*time.Second))
+	if err := manual.Print(rep); err != nil {
+		t.Error(err)
+	}
 	t.Run("manual/one trace per checkout", func(t *testing.T) {
-		if manual.checkouts == 0 || manual.complete != manual.checkouts {
-			t.Errorf("%d of %d normal checkouts are one complete trace across the four services", manual.complete, manual.checkouts)
+		if manual.Checkouts == 0 || manual.Complete != manual.Checkouts {
+			t.Errorf("%d of %d normal checkouts are one complete trace across the four services", manual.Complete, manual.Checkouts)
 		}
 	})
 	rep.Printf("== lane plain ==\nspans: %d (none expected: no instrumentation)\n\n", len(sink.Spans("plain")))
@@ -312,16 +338,13 @@ func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*native.Lane
 					seen[sp.Service] = true
 				}
 			}
-			for _, svc := range services {
+			for _, svc := range native.Services {
 				if !seen[svc] {
 					missing = append(missing, name+"/"+svc)
 				}
 			}
 			// Traffic for the agents to see once attached.
-			if err := errors.Join(
-				post(lanes[name].URL["gateway"]+"/api/checkout", `{"sku":"ceramic-mug","quantity":1}`),
-				get(lanes[name].URL["gateway"]+"/api/products"),
-			); err != nil {
+			if err := lanes[name].Browse(context.Background(), http.DefaultClient); err != nil {
 				return err
 			}
 		}
@@ -346,126 +369,39 @@ var autoLanes = []struct {
 	hint bool // ROUTE_PATTERN_HINT: the SERVER spans carry http.route
 }{{"otel-auto", true}, {"otel-auto-nohint", false}}
 
-// autoSummary is what the Go auto agent produced in one lane.
-type autoSummary struct {
-	lane      string
-	services  map[string]*serviceSpans
-	upstreams map[string]bool // gateway CLIENT spans parented inside the gateway's trace, by upstream
-	traces    int
-	linked    int // traces spanning more than one service
-}
-
-// serviceSpans counts one service's spans by kind.
-type serviceSpans struct {
-	server, client, sql, errs int
-	serverErrors              int
-	routes, names             map[string]bool // http.route and names of its SERVER spans
-}
-
-func summarizeAutoLane(lane string, laneSpans []spans.Span) autoSummary {
-	sum := autoSummary{lane: lane, services: map[string]*serviceSpans{}, upstreams: map[string]bool{}}
-	for _, svc := range services {
-		sum.services[svc] = &serviceSpans{routes: map[string]bool{}, names: map[string]bool{}}
-	}
-	byID := map[string]spans.Span{}
-	for _, sp := range laneSpans {
-		byID[sp.SpanID().String()] = sp
-	}
-	for _, sp := range laneSpans {
-		s, ok := sum.services[sp.Service]
-		if !ok {
-			continue
-		}
-		if sp.IsError() {
-			s.errs++
-		}
-		switch {
-		case sp.Kind() == ptrace.SpanKindServer:
-			s.server++
-			s.names[sp.Name()] = true
-			if r := sp.Attr("http.route"); r != "" {
-				s.routes[r] = true
-			}
-			if sp.IsError() {
-				s.serverErrors++
-			}
-		case sp.Attr("db.query.text") != "":
-			s.sql++
-		case sp.Kind() == ptrace.SpanKindClient:
-			s.client++
-			parent, ok := byID[sp.ParentSpanID().String()]
-			if sp.Service != "gateway" || !ok || parent.TraceID().String() != sp.TraceID().String() || parent.Service != "gateway" {
-				continue
-			}
-			u := sp.Attr("url.full") + sp.Attr("url.path") + sp.Attr("http.url")
-			for prefix, up := range map[string]string{"/products": "catalog", "/stock": "inventory", "/reservations": "inventory", "/orders": "orders"} {
-				if strings.Contains(u, prefix) {
-					sum.upstreams[up] = true
-				}
-			}
-		}
-	}
-	traces := spans.ByTrace(laneSpans)
-	sum.traces = len(traces)
-	for _, tr := range traces {
-		for _, sp := range tr {
-			if sp.Service != tr[0].Service {
-				sum.linked++
-				break
-			}
-		}
-	}
-	return sum
-}
-
-func printAutoLane(rep *report.Report, sum autoSummary, hint, propagates bool, propagationWhy string) {
-	rep.Printf("== lane %s (Go auto agent, route hint %s) ==\n", sum.lane, map[bool]string{true: "on", false: "off"}[hint])
-	rep.Printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
-	for _, svc := range services {
-		s := sum.services[svc]
-		rep.Printf("%-10s %7d  %-34s %7d %5d %7d\n", svc, s.server, strings.Join(sortedKeys(s.routes), " "), s.client, s.sql, s.errs)
-		if !hint {
-			rep.Printf("%-10s span names without the hint: %s\n", "", strings.Join(sortedKeys(s.names), " "))
-		}
-	}
-	rep.Printf("gateway CLIENT spans parented in the gateway's trace, by upstream: %s\n", strings.Join(sortedKeys(sum.upstreams), " "))
-	rep.Printf("traces spanning more than one service: %d of %d; expected %s: %s\n\n",
-		sum.linked, sum.traces, map[bool]string{true: "some", false: "none"}[propagates], propagationWhy)
-}
-
 // assertAutoLane checks a lane's summary signal by signal: what the agent must show with or without the
 // route hint, and cross-service links exactly when the doctor says the agent can write headers here.
-func assertAutoLane(t *testing.T, sum autoSummary, hint, propagates bool, propagationWhy string) {
+func assertAutoLane(t *testing.T, sum summary.Auto, hint, propagates bool, propagationWhy string) {
 	t.Run("server spans", func(t *testing.T) {
-		for _, svc := range services {
-			if sum.services[svc].server == 0 {
+		for _, svc := range native.Services {
+			if sum.Services[svc].Server == 0 {
 				t.Errorf("no SERVER span from %s", svc)
 			}
 		}
 	})
 	t.Run("routes", func(t *testing.T) {
-		for _, svc := range services {
-			routes := sum.services[svc].routes
+		for _, svc := range native.Services {
+			routes := sum.Services[svc].Routes
 			for _, route := range exercised[svc] {
 				if routes[route] != hint {
 					t.Errorf("%s SERVER spans with http.route=%s: %v; want %v (route hint %v)", svc, route, routes[route], hint, hint)
 				}
 			}
 			if !hint && len(routes) != 0 {
-				t.Errorf("%s has routes %v without the route hint", svc, sortedKeys(routes))
+				t.Errorf("%s has routes %v without the route hint", svc, slices.Sorted(maps.Keys(routes)))
 			}
 		}
 	})
 	t.Run("sql", func(t *testing.T) {
 		for _, svc := range []string{"catalog", "inventory", "orders"} {
-			if sum.services[svc].sql == 0 {
+			if sum.Services[svc].SQL == 0 {
 				t.Errorf("no database/sql span from %s", svc)
 			}
 		}
 	})
 	t.Run("client spans", func(t *testing.T) {
 		for _, up := range []string{"catalog", "inventory", "orders"} {
-			if !sum.upstreams[up] {
+			if !sum.Upstreams[up] {
 				t.Errorf("no CLIENT span from the gateway to %s parented inside the gateway's trace", up)
 			}
 		}
@@ -473,84 +409,19 @@ func assertAutoLane(t *testing.T, sum autoSummary, hint, propagates bool, propag
 	t.Run("errors", func(t *testing.T) {
 		// The error scenario: inventory answers 500, the gateway 502; both SERVER spans are errors.
 		for _, svc := range []string{"inventory", "gateway"} {
-			if sum.services[svc].serverErrors == 0 {
+			if sum.Services[svc].ServerErrors == 0 {
 				t.Errorf("the error scenario left no SERVER span of %s marked as an error", svc)
 			}
 		}
 	})
 	t.Run("linking", func(t *testing.T) {
-		if propagates && sum.linked == 0 {
+		if propagates && sum.Linked == 0 {
 			t.Errorf("no trace crosses services although doctor says the agent can propagate context")
 		}
-		if !propagates && sum.linked != 0 {
-			t.Errorf("%d traces cross services although doctor says the agent cannot write headers here (%s)", sum.linked, propagationWhy)
+		if !propagates && sum.Linked != 0 {
+			t.Errorf("%d traces cross services although doctor says the agent cannot write headers here (%s)", sum.Linked, propagationWhy)
 		}
 	})
-}
-
-// manualSummary is what the SDK build produced for the normal checkouts that ended before settled.
-type manualSummary struct {
-	checkouts, complete int
-	example             string // a complete trace's id
-	exampleSpans        []spans.Span
-}
-
-// summarizeManualLane counts the normal checkouts that ended before settled (later ones may still
-// have spans on their way: 0.5 s SDK export, 1 s Collector batch) and those that are one connected
-// trace across the four services with business and SQL spans.
-func summarizeManualLane(laneSpans []spans.Span, settled time.Time) manualSummary {
-	var sum manualSummary
-	for id, tr := range spans.ByTrace(laneSpans) {
-		if !settledCheckout(tr, settled) {
-			continue
-		}
-		sum.checkouts++
-		services, names, ids := map[string]bool{}, map[string]bool{}, map[string]bool{}
-		sql := 0
-		for _, sp := range tr {
-			services[sp.Service] = true
-			names[sp.Name()] = true
-			ids[sp.SpanID().String()] = true
-			if sp.Attr("db.system.name") == "sqlite" {
-				sql++
-			}
-		}
-		roots := 0
-		for _, sp := range tr {
-			if !ids[sp.ParentSpanID().String()] {
-				roots++ // the parent is the load generator's span, outside the trace
-			}
-		}
-		if len(services) == 4 && roots == 1 && sql >= 7 && names["price lookup"] && names["reserve stock"] && names["store order"] {
-			sum.complete++
-			sum.example, sum.exampleSpans = id, tr
-		}
-	}
-	return sum
-}
-
-// settledCheckout reports whether a trace holds a normal checkout's business span that ended before settled.
-func settledCheckout(tr []spans.Span, settled time.Time) bool {
-	for _, sp := range tr {
-		if sp.Name() == "checkout" && sp.Attr("shop.scenario") == "normal" && sp.EndTimestamp().AsTime().Before(settled) {
-			return true
-		}
-	}
-	return false
-}
-
-func printManualLane(t *testing.T, rep *report.Report, sum manualSummary) {
-	rep.Printf("== lane manual (OpenTelemetry SDK) ==\n")
-	rep.Printf("normal checkouts (ended 5 s before the check): %d, of which one connected trace across 4 services with business and SQL spans: %d\n", sum.checkouts, sum.complete)
-	if sum.example != "" {
-		rep.Printf("example trace %s:\n", sum.example)
-		var tree bytes.Buffer
-		if err := compare.WriteTree(&tree, compare.BuildTree(sum.example, sum.exampleSpans, nil)); err != nil {
-			t.Error(err)
-		}
-		rep.Printf("%s", tree.String())
-	}
-	rep.Printf("\n")
 }
 
 // checkPrometheus asserts the metrics of every source and runs every dashboard query.
@@ -566,7 +437,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	deadline := time.Now().Add(2 * time.Minute)
 	eventually := func(expr string) (n int, queryErr error) {
 		wait.Eventually(context.Background(), expr, time.Until(deadline), 3*time.Second, func() error {
-			n, queryErr = promCount(prom, expr)
+			n, queryErr = count(prom, expr)
 			if n == 0 {
 				return errors.New("no series yet")
 			}
@@ -594,7 +465,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	if autoPropagates {
 		must(`traces_service_graph_request_total{client_lane="otel-auto"}`, "service-graph edges of the otel-auto lane")
 	}
-	if n, _ := promCount(prom, `traces_span_metrics_calls_total{lane="plain"}`); n != 0 {
+	if n, _ := count(prom, `traces_span_metrics_calls_total{lane="plain"}`); n != 0 {
 		t.Errorf("Prometheus: the plain lane has span metrics")
 	}
 
@@ -635,7 +506,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 				var n int
 				var err error
 				if failureOnly(names) {
-					n, err = promCount(prom, q)
+					n, err = count(prom, q)
 				} else {
 					n, err = eventually(q)
 				}
@@ -650,7 +521,7 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 					rep.Printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
 				default:
 					rep.Printf("%-12s %s\n", "NO DATA", label)
-					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, promSample(prom, names[0]))
+					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, query.SeriesOf(context.Background(), prom, names[0]))
 				}
 				if err != nil {
 					t.Errorf("%s: %v", label, err)
@@ -694,14 +565,14 @@ func failureOnly(names []string) bool {
 // id from the sink itself, whatever the other checks found.
 func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native.Lane, sink *spans.Sink) {
 	rep.Printf("== Loki ==\n%-18s", "lane")
-	for _, svc := range services {
+	for _, svc := range native.Services {
 		rep.Printf(" %10s", svc)
 	}
 	rep.Printf("\n")
 	for _, l := range lanes {
 		rep.Printf("%-18s", l.Name)
-		for _, svc := range services {
-			n, err := lokiCount(lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.Name, svc))
+		for _, svc := range native.Services {
+			n, err := query.LokiLines(context.Background(), http.DefaultClient, lokiURL, fmt.Sprintf(`{lane=%q, service_name=%q}`, l.Name, svc), 15*time.Minute)
 			rep.Printf(" %10d", n)
 			if err != nil || n == 0 {
 				t.Errorf("no log line from %s in lane %s (%v)", svc, l.Name, err)
@@ -711,7 +582,7 @@ func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native
 	}
 	var traceID string
 	for id, tr := range spans.ByTrace(sink.Spans("manual")) {
-		if settledCheckout(tr, time.Now().Add(-5*time.Second)) {
+		if summary.SettledCheckout(tr, time.Now().Add(-5*time.Second)) {
 			traceID = id
 			break
 		}
@@ -720,7 +591,7 @@ func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native
 		t.Fatal("no manual checkout ended 5 s ago to look its log lines up by")
 	}
 	q := fmt.Sprintf(`{lane="manual"} | trace_id=%q`, traceID)
-	n, err := lokiCount(lokiURL, q)
+	n, err := query.LokiLines(context.Background(), http.DefaultClient, lokiURL, q, 15*time.Minute)
 	rep.Printf("log lines of manual trace %s found by its trace_id field: %d\n\n", traceID, n)
 	if err != nil || n < 4 {
 		t.Errorf("%s found %d lines (%v); want the access lines of all four services", q, n, err)
@@ -729,26 +600,6 @@ func checkLoki(t *testing.T, rep *report.Report, lokiURL string, lanes []*native
 
 // ---------------------------------------------------------------------------------------------
 // Starting things.
-
-func builtFile(t *testing.T, rel, how string) string {
-	t.Helper()
-	path, _ := filepath.Abs(filepath.Join(root, rel))
-	if _, err := os.Stat(path); err != nil {
-		t.Fatalf("%s is missing: %s builds it (make e2e runs it)", rel, how)
-	}
-	return path
-}
-
-func buildLoadgen(t *testing.T) string {
-	t.Helper()
-	out := filepath.Join(t.TempDir(), "loadgen")
-	cmd := exec.Command("go", "build", "-o", out, "./cmd/loadgen")
-	cmd.Dir = filepath.Join(root, "services")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("build loadgen: %v\n%s", err, b)
-	}
-	return out
-}
 
 // mountIfMissing mounts a pseudo filesystem the agents may need and unmounts it at the end, so the
 // host's mounts are left as they were.
@@ -765,12 +616,12 @@ func mountIfMissing(t *testing.T, rep *report.Report, fstype, target string) {
 }
 
 // startLane starts a lane with extra in its environment, its services' stdout shipped to the Collector.
-func startLane(t *testing.T, name, bins string, shipper *logShipper, extra []string) *native.Lane {
+func startLane(t *testing.T, name, bins string, shipper *native.LogShipper, extra []string) *native.Lane {
 	t.Helper()
 	l, err := native.StartLane(context.Background(), native.LaneSpec{
 		Name: name, Bins: bins, Dir: t.TempDir(),
 		Env:  func(string) []string { return extra },
-		Logs: func(svc string) io.Writer { return shipper.container(name + "-" + svc) },
+		Logs: func(svc string) io.Writer { return shipper.Container(name + "-" + svc) },
 	})
 	if err != nil {
 		t.Fatal(err)
@@ -779,81 +630,8 @@ func startLane(t *testing.T, name, bins string, shipper *logShipper, extra []str
 	return l
 }
 
-// ---------------------------------------------------------------------------------------------
-// Talking to things.
-
-func post(u, body string) error {
-	resp, err := http.Post(u, "application/json", strings.NewReader(body))
-	if err != nil {
-		return err
-	}
-	return resp.Body.Close()
-}
-
-func get(u string) error {
-	resp, err := http.Get(u)
-	if err != nil {
-		return err
-	}
-	return resp.Body.Close()
-}
-
-// promCount runs an instant query and returns how many series it answered.
-func promCount(prom promv1.API, expr string) (int, error) {
-	v, _, err := prom.Query(context.Background(), expr, time.Now())
-	if err != nil {
-		return 0, err
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return 0, fmt.Errorf("%s answered a %s, not an instant vector", expr, v.Type())
-	}
-	return len(vec), nil
-}
-
-// promSample returns the labels of one series of metric, to show why a query found nothing.
-func promSample(prom promv1.API, metric string) string {
-	series, _, err := prom.Series(context.Background(), []string{metric}, time.Now().Add(-time.Hour), time.Now())
-	switch {
-	case err != nil:
-		return err.Error()
-	case len(series) == 0:
-		return "none"
-	}
-	return series[0].String()
-}
-
-// lokiCount returns how many log lines a LogQL query finds in the last 15 minutes.
-func lokiCount(base, query string) (int, error) {
-	q := url.Values{"query": {query}, "limit": {"5000"}, "start": {fmt.Sprint(time.Now().Add(-15 * time.Minute).UnixNano())}}
-	resp, err := http.Get(base + "/loki/api/v1/query_range?" + q.Encode())
-	if err != nil {
-		return 0, err
-	}
-	defer resp.Body.Close()
-	data, _ := io.ReadAll(resp.Body)
-	var body struct {
-		Data struct {
-			Result []struct {
-				Values [][]string `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(data, &body); err != nil || resp.StatusCode != 200 {
-		return 0, fmt.Errorf("loki %d: %s", resp.StatusCode, data)
-	}
-	n := 0
-	for _, r := range body.Data.Result {
-		n += len(r.Values)
-	}
-	return n, nil
-}
-
-func sortedKeys(m map[string]bool) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
+// count runs an instant query and returns how many series it answered.
+func count(prom promv1.API, expr string) (int, error) {
+	vec, err := query.Vector(context.Background(), prom, expr)
+	return len(vec), err
 }

@@ -9,6 +9,8 @@ import (
 	"testing"
 
 	"gopkg.in/yaml.v3"
+
+	"github.com/zerocodelab/lab/e2e/native"
 )
 
 // otelcol is the natively built Collector (make collector).
@@ -123,8 +125,8 @@ func TestPrometheusScrapesEveryLaneOfCompose(t *testing.T) {
 			}
 		}
 	}
-	for _, lane := range lanes {
-		for _, svc := range services {
+	for _, lane := range native.Lanes {
+		for _, svc := range native.Services {
 			name := lane + "-" + svc
 			if _, ok := project.Services[name]; !ok {
 				t.Errorf("compose has no %s", name)
@@ -134,8 +136,8 @@ func TestPrometheusScrapesEveryLaneOfCompose(t *testing.T) {
 			}
 		}
 	}
-	if len(jobs["shop"]) != len(lanes)*len(services) {
-		t.Errorf("prometheus job shop has %d targets; want %d", len(jobs["shop"]), len(lanes)*len(services))
+	if len(jobs["shop"]) != len(native.Lanes)*len(native.Services) {
+		t.Errorf("prometheus job shop has %d targets; want %d", len(jobs["shop"]), len(native.Lanes)*len(native.Services))
 	}
 	if jobs["beyla"]["beyla:9400"] != "beyla" || !strings.Contains(readFile(t, "beyla/beyla-config.yml"), "port: 9400") {
 		t.Error("prometheus does not scrape Beyla on the port beyla-config.yml exports")

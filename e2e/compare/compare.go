@@ -74,9 +74,6 @@ func CheckURL(raw string) error {
 	return nil
 }
 
-// Services are the shop's services; the gateway is the one clients call.
-var Services = []string{"gateway", "catalog", "inventory", "orders"}
-
 // Scenario is one of the shop's scenarios and what it does, as the shop is written: which services the
 // gateway calls, which one answers with a server error or a refusal, and what the client gets.
 type Scenario struct {

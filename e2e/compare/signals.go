@@ -2,18 +2,17 @@ package compare
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
-	"net/url"
 	"slices"
 	"strings"
 	"time"
 
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
+
+	"github.com/zerocodelab/lab/e2e/query"
 )
 
 // Backends looks a lane's checkout up in Loki and Prometheus.
@@ -26,43 +25,15 @@ type Backends struct {
 // Logs counts the lane's log lines of the last 15 minutes whose trace_id (structured metadata, lifted
 // from the shop's JSON lines by the Collector) is traceID, by service.
 func (b Backends) Logs(ctx context.Context, lane, traceID string) (Signal, error) {
-	q := url.Values{
-		"query": {fmt.Sprintf(`{lane=%q} | trace_id=%q`, lane, traceID)},
-		"limit": {"1000"},
-		"start": {fmt.Sprint(time.Now().Add(-15 * time.Minute).UnixNano())},
-	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, b.Loki+"/loki/api/v1/query_range?"+q.Encode(), nil)
+	streams, err := query.Loki(ctx, b.Client, b.Loki, fmt.Sprintf(`{lane=%q} | trace_id=%q`, lane, traceID), 15*time.Minute)
 	if err != nil {
 		return Signal{}, err
 	}
-	resp, err := b.Client.Do(req)
-	if err != nil {
-		return Signal{}, fmt.Errorf("Loki: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return Signal{}, fmt.Errorf("Loki: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return Signal{}, fmt.Errorf("Loki answered %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))
-	}
-	var body struct {
-		Data struct {
-			Result []struct {
-				Stream map[string]string `json:"stream"`
-				Values [][]string        `json:"values"`
-			} `json:"result"`
-		} `json:"data"`
-	}
-	if err := json.Unmarshal(data, &body); err != nil {
-		return Signal{}, fmt.Errorf("Loki's answer: %w", err)
-	}
 	byService := map[string]int{}
 	s := Signal{}
-	for _, r := range body.Data.Result {
-		byService[r.Stream["service_name"]] += len(r.Values)
-		s.Count += len(r.Values)
+	for _, st := range streams {
+		byService[st.Labels["service_name"]] += st.Lines
+		s.Count += st.Lines
 	}
 	s.Detail = counts(byService)
 	return s, nil
@@ -80,13 +51,9 @@ var redSources = map[string]string{
 func (b Backends) RED(ctx context.Context, lane string) (Signal, error) {
 	names := slices.Sorted(maps.Keys(redSources))
 	q := fmt.Sprintf(`count by (__name__) ({__name__=~%q, lane=%q})`, strings.Join(names, "|"), lane)
-	v, _, err := b.Prometheus.Query(ctx, q, time.Now())
+	vec, err := query.Vector(ctx, b.Prometheus, q)
 	if err != nil {
-		return Signal{}, fmt.Errorf("Prometheus: %w", err)
-	}
-	vec, ok := v.(model.Vector)
-	if !ok {
-		return Signal{}, fmt.Errorf("Prometheus answered a %s, not a vector", v.Type())
+		return Signal{}, err
 	}
 	byName := map[string]int{}
 	s := Signal{}

@@ -7,8 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/http"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"time"
 
@@ -78,6 +80,32 @@ func StartLane(ctx context.Context, spec LaneSpec) (*Lane, error) {
 		}
 	}
 	return l, nil
+}
+
+// Browse sends the lane's gateway what a shopper's visit would: a checkout and a product listing. It
+// gives an agent that has just attached something to see.
+func (l *Lane) Browse(ctx context.Context, client *http.Client) error {
+	for _, r := range []struct{ method, path, body string }{
+		{http.MethodPost, "/api/checkout", `{"sku":"ceramic-mug","quantity":1}`},
+		{http.MethodGet, "/api/products", ""},
+	} {
+		req, err := http.NewRequestWithContext(ctx, r.method, l.URL["gateway"]+r.path, strings.NewReader(r.body))
+		if err != nil {
+			return err
+		}
+		if r.body != "" {
+			req.Header.Set("Content-Type", "application/json")
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return fmt.Errorf("lane %s: %s %s: %w", l.Name, r.method, r.path, err)
+		}
+		_, err = io.Copy(io.Discard, resp.Body)
+		if err = errors.Join(err, resp.Body.Close()); err != nil {
+			return fmt.Errorf("lane %s: %s %s: %w", l.Name, r.method, r.path, err)
+		}
+	}
+	return nil
 }
 
 // Kill kills every process of the lane.

@@ -6,6 +6,7 @@ package native
 import (
 	"fmt"
 	"net"
+	"os"
 	"os/exec"
 	"path/filepath"
 )
@@ -15,16 +16,32 @@ var Services = []string{"catalog", "orders", "inventory", "gateway"}
 
 // BuildShop compiles the shop's four binaries from root/services into dir, with the given build tags
 // ("" for the plain build, "otelsdk" for the manual lane's).
-func BuildShop(root, dir, tags string) error {
-	for _, svc := range Services {
-		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-o", filepath.Join(dir, svc), "./cmd/"+svc)
+func BuildShop(root, dir, tags string) error { return Build(root, dir, tags, Services...) }
+
+// Build compiles programs of root/services/cmd (the services, loadgen) into dir, with the given build tags.
+func Build(root, dir, tags string, programs ...string) error {
+	for _, name := range programs {
+		cmd := exec.Command("go", "build", "-trimpath", "-tags", tags, "-o", filepath.Join(dir, name), "./cmd/"+name)
 		cmd.Dir = filepath.Join(root, "services")
 		cmd.Env = append(cmd.Environ(), "CGO_ENABLED=0", "GOWORK=off") // as the Makefile and the images build them
 		if out, err := cmd.CombinedOutput(); err != nil {
-			return fmt.Errorf("build %s (tags %q): %w\n%s", svc, tags, err, out)
+			return fmt.Errorf("build %s (tags %q): %w\n%s", name, tags, err, out)
 		}
 	}
 	return nil
+}
+
+// Built returns the absolute path of root/rel, a binary a make target builds, or an error saying which
+// command builds it.
+func Built(root, rel, how string) (string, error) {
+	path, err := filepath.Abs(filepath.Join(root, rel))
+	if err != nil {
+		return "", err
+	}
+	if _, err := os.Stat(path); err != nil {
+		return "", fmt.Errorf("%s is missing: %s builds it (make e2e runs it)", rel, how)
+	}
+	return path, nil
 }
 
 // FreeAddrs returns n distinct loopback host:ports nothing listens on right now: all are held open until

@@ -24,6 +24,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/pipeline"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -34,8 +35,6 @@ const root = "../.."
 
 // The lanes the run brings up: every lane this machine can run (Beyla's image cannot be had here).
 var lanes = []string{"plain", "otel-auto", "manual"}
-
-var services = []string{"gateway", "catalog", "inventory", "orders"}
 
 // routes each service serves (from the services' routes.go; /healthz is the container healthcheck's,
 // /metrics Prometheus'), as the agent must name them.
@@ -117,7 +116,7 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		for _, lane := range lanes {
-			for _, svc := range services {
+			for _, svc := range native.Services {
 				if _, ok := cs[lane+"-"+svc]; !ok {
 					t.Errorf("no container for %s-%s", lane, svc)
 				}
@@ -158,7 +157,7 @@ func TestComposeStack(t *testing.T) {
 		dir := t.TempDir()
 		owner := map[string]string{} // sha256 -> lane/service
 		for _, lane := range lanes {
-			for _, svc := range services {
+			for _, svc := range native.Services {
 				dst := filepath.Join(dir, lane+"-"+svc)
 				if _, err := run.Compose(ctx, "cp", lane+"-"+svc+":/app/"+svc, dst); err != nil {
 					t.Fatal(err)
@@ -174,7 +173,7 @@ func TestComposeStack(t *testing.T) {
 				owner[sum] = lane + "-" + svc
 			}
 		}
-		rep.Printf("\n%d shop binaries, %d distinct files\n", len(lanes)*len(services), len(owner))
+		rep.Printf("\n%d shop binaries, %d distinct files\n", len(lanes)*len(native.Services), len(owner))
 	})
 
 	// The run's own checkouts, one per lane, each with a traceparent whose trace id the checks look for.
@@ -193,7 +192,7 @@ func TestComposeStack(t *testing.T) {
 
 	t.Run("every Go auto agent attaches to its own service and its spans carry the lane and the route", func(t *testing.T) {
 		rep.Section("Go auto agents (one sidecar per service, in its PID namespace)")
-		for _, svc := range services {
+		for _, svc := range native.Services {
 			agent := "otel-auto-" + svc + "-agent"
 			err := wait.Eventually(ctx, agent+" reports its instrumentation loaded", 3*time.Minute, 2*time.Second, func() error {
 				logs, err := run.Logs(ctx, agent)
@@ -227,7 +226,7 @@ func TestComposeStack(t *testing.T) {
 					seen[sp.Service][sp.Route()]++
 				}
 			}
-			for _, svc := range services {
+			for _, svc := range native.Services {
 				if len(seen[svc]) == 0 {
 					return fmt.Errorf("none yet from %s", svc)
 				}
@@ -237,7 +236,7 @@ func TestComposeStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, svc := range services {
+		for _, svc := range native.Services {
 			rep.Printf("%-10s SERVER spans by http.route: %v\n", svc, seen[svc])
 			for route := range seen[svc] {
 				if !slices.Contains(routes[svc], route) {
@@ -263,7 +262,7 @@ func TestComposeStack(t *testing.T) {
 					got[sp.Service] = true
 				}
 			}
-			if len(got) < len(services) {
+			if len(got) < len(native.Services) {
 				return fmt.Errorf("services so far: %v", sortedKeys(got))
 			}
 			return nil
@@ -271,9 +270,10 @@ func TestComposeStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids := map[string]bool{}
+		ids, inTrace := map[string]bool{}, map[string]bool{}
 		for _, sp := range tree {
 			ids[sp.SpanID().String()] = true
+			inTrace[sp.Service] = true
 		}
 		var roots []string
 		for _, sp := range tree {
@@ -282,7 +282,7 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		rep.Section("manual lane")
-		rep.Printf("checkout trace %s: %d spans, services %v, roots %v\n", s.TraceID, len(tree), services, roots)
+		rep.Printf("checkout trace %s: %d spans, services %v, roots %v\n", s.TraceID, len(tree), sortedKeys(inTrace), roots)
 		if len(roots) != 1 {
 			t.Errorf("the manual checkout's trace has %d roots %v; want 1 (the gateway's SERVER span, child of the client's)", len(roots), roots)
 		}
@@ -335,7 +335,7 @@ func TestComposeStack(t *testing.T) {
 				up[string(s.Metric["lane"])+"/"+string(s.Metric["service"])] = float64(s.Value)
 			}
 			for _, lane := range lanes {
-				for _, svc := range services {
+				for _, svc := range native.Services {
 					if up[lane+"/"+svc] != 1 {
 						return fmt.Errorf("%s/%s is %v", lane, svc, up[lane+"/"+svc])
 					}
@@ -357,7 +357,7 @@ func TestComposeStack(t *testing.T) {
 		rep.Section("Loki: lines by lane and service (Docker's fluentd driver -> Collector -> Loki)")
 		err := wait.Eventually(ctx, "log lines of every shop container in Loki", 2*time.Minute, 5*time.Second, func() error {
 			for _, lane := range lanes {
-				for _, svc := range services {
+				for _, svc := range native.Services {
 					if n, err := loki(fmt.Sprintf(`{lane=%q, service_name=%q}`, lane, svc)); err != nil || n == 0 {
 						return fmt.Errorf("%s/%s: %d lines (%v)", lane, svc, n, err)
 					}
@@ -370,7 +370,7 @@ func TestComposeStack(t *testing.T) {
 		}
 		for _, lane := range lanes {
 			rep.Printf("%-10s", lane)
-			for _, svc := range services {
+			for _, svc := range native.Services {
 				n, _ := loki(fmt.Sprintf(`{lane=%q, service_name=%q}`, lane, svc))
 				rep.Printf(" %s=%d", svc, n)
 			}
@@ -381,7 +381,7 @@ func TestComposeStack(t *testing.T) {
 		err = wait.Eventually(ctx, "the manual checkout's lines by their trace_id field", time.Minute, 5*time.Second, func() error {
 			var err error
 			n, err = loki(q)
-			if err == nil && n < len(services) {
+			if err == nil && n < len(native.Services) {
 				err = fmt.Errorf("%d lines", n)
 			}
 			return err
