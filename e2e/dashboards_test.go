@@ -1,90 +1,35 @@
 package e2e
 
 import (
-	"encoding/json"
-	"os"
-	"os/exec"
+	"maps"
 	"path/filepath"
-	"regexp"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
-	"github.com/prometheus/prometheus/model/labels"
-	"github.com/prometheus/prometheus/promql/parser"
-	"gopkg.in/yaml.v3"
+	"github.com/zerocodelab/lab/e2e/dashboards"
+	"github.com/zerocodelab/lab/e2e/native"
+	"github.com/zerocodelab/lab/e2e/pipeline"
 )
 
-const dashboardsDir = "observability/grafana/dashboards"
-
-type target struct {
-	Expr       string         `json:"expr"`
-	Datasource map[string]any `json:"datasource"`
-}
-
-type panel struct {
-	Title       string         `json:"title"`
-	Type        string         `json:"type"`
-	Datasource  map[string]any `json:"datasource"`
-	Targets     []target       `json:"targets"`
-	Panels      []panel        `json:"panels"`
-	Description string         `json:"description"`
-}
-
-type dashboard struct {
-	UID    string  `json:"uid"`
-	Title  string  `json:"title"`
-	Panels []panel `json:"panels"`
-}
-
-func loadDashboards(t *testing.T) map[string]dashboard {
+// loadDashboards reads the four dashboards.
+func loadDashboards(t *testing.T) map[string]dashboards.Dashboard {
 	t.Helper()
-	files, err := filepath.Glob(filepath.Join(root, dashboardsDir, "*.json"))
-	if err != nil || len(files) != 4 {
-		t.Fatalf("want the 4 dashboards in %s, found %v (%v)", dashboardsDir, files, err)
-	}
-	out := map[string]dashboard{}
-	for _, f := range files {
-		data, err := os.ReadFile(f)
-		if err != nil {
-			t.Fatal(err)
-		}
-		var d dashboard
-		if err := json.Unmarshal(data, &d); err != nil {
-			t.Fatalf("%s is not valid JSON: %v", f, err)
-		}
-		out[filepath.Base(f)] = d
-	}
-	return out
-}
-
-// allPanels walks rows and their panels.
-func allPanels(ps []panel) []panel {
-	var out []panel
-	for _, p := range ps {
-		out = append(out, p)
-		out = append(out, allPanels(p.Panels)...)
-	}
-	return out
-}
-
-func provisionedUIDs(t *testing.T) map[string]string {
-	t.Helper()
-	var prov struct {
-		Datasources []struct{ UID, Type string } `yaml:"datasources"`
-	}
-	if err := yaml.Unmarshal([]byte(readFile(t, "observability/grafana/provisioning/datasources/datasources.yaml")), &prov); err != nil {
+	all, err := dashboards.Load(root)
+	if err != nil {
 		t.Fatal(err)
 	}
-	uids := map[string]string{}
-	for _, ds := range prov.Datasources {
-		uids[ds.UID] = ds.Type
+	if len(all) != 4 {
+		t.Fatalf("want the 4 dashboards in %s, found %d", dashboards.Dir, len(all))
 	}
-	return uids
+	return all
 }
 
 func TestDashboardsUseProvisionedDatasources(t *testing.T) {
-	uids := provisionedUIDs(t)
+	uids, err := dashboards.ProvisionedUIDs(root)
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, want := range []string{"prometheus", "tempo", "loki"} {
 		if _, ok := uids[want]; !ok {
 			t.Errorf("datasource uid %q is not provisioned (the shop's trace links and the dashboards use it)", want)
@@ -94,14 +39,14 @@ func TestDashboardsUseProvisionedDatasources(t *testing.T) {
 		if d.UID == "" || d.Title == "" {
 			t.Errorf("%s has no uid or title", file)
 		}
-		for _, p := range allPanels(d.Panels) {
+		for _, p := range d.AllPanels() {
 			if p.Type == "row" {
 				continue
 			}
 			if strings.TrimSpace(p.Description) == "" {
 				t.Errorf("%s: panel %q says nothing about its source", file, p.Title)
 			}
-			for _, ds := range append([]map[string]any{p.Datasource}, targetsDS(p)...) {
+			for _, ds := range p.Datasources() {
 				uid, _ := ds["uid"].(string)
 				typ, _ := ds["type"].(string)
 				if uid == "" || uids[uid] != typ {
@@ -116,72 +61,16 @@ func TestDashboardsUseProvisionedDatasources(t *testing.T) {
 	}
 }
 
-func targetsDS(p panel) []map[string]any {
-	var out []map[string]any
-	for _, t := range p.Targets {
-		out = append(out, t.Datasource)
-	}
-	return out
-}
-
-// grafanaVars are replaced by values of the right type so the Prometheus parser can read the query.
-var grafanaVars = regexp.MustCompile(`\$(__rate_interval|__interval|__range|\{?[a-z_]+\}?)`)
-
-func parseQuery(expr string) (parser.Expr, error) {
-	expr = grafanaVars.ReplaceAllStringFunc(expr, func(v string) string {
-		if strings.HasPrefix(v, "$__") {
-			return "5m"
-		}
-		return "x"
-	})
-	return parser.NewParser(parser.Options{}).ParseExpr(expr)
-}
-
-// queries returns every PromQL expression of every dashboard, by dashboard file and panel.
-func queries(t *testing.T) map[string][]string {
-	t.Helper()
-	out := map[string][]string{}
-	for file, d := range loadDashboards(t) {
-		for _, p := range allPanels(d.Panels) {
-			for _, tg := range p.Targets {
-				if tg.Expr != "" {
-					out[file+": "+p.Title] = append(out[file+": "+p.Title], tg.Expr)
-				}
-			}
-		}
-	}
-	return out
-}
-
 func TestDashboardQueriesParse(t *testing.T) {
-	n := 0
-	for where, exprs := range queries(t) {
-		for _, e := range exprs {
-			n++
-			if _, err := parseQuery(e); err != nil {
-				t.Errorf("%s: %q does not parse: %v", where, e, err)
-			}
+	queries := dashboards.Queries(loadDashboards(t))
+	for _, q := range queries {
+		if _, err := dashboards.Parse(q.Expr); err != nil {
+			t.Errorf("%s: %q does not parse: %v", q.Where, q.Expr, err)
 		}
 	}
-	if n < 30 {
-		t.Errorf("only %d PromQL queries found in the dashboards", n)
+	if len(queries) < 30 {
+		t.Errorf("only %d PromQL queries found in the dashboards", len(queries))
 	}
-}
-
-// metricsOf returns the metric names an expression selects.
-func metricsOf(e parser.Expr) []string {
-	var names []string
-	parser.Inspect(e, func(node parser.Node, _ []parser.Node) error {
-		if vs, ok := node.(*parser.VectorSelector); ok {
-			for _, m := range vs.LabelMatchers {
-				if m.Name == labels.MetricName && m.Type == labels.MatchEqual {
-					names = append(names, m.Value)
-				}
-			}
-		}
-		return nil
-	})
-	return names
 }
 
 // Names the Collector's connectors write to Prometheus (remote write adds _total and the unit), as seen
@@ -202,61 +91,19 @@ var beylaMetrics = []string{
 	"target_info",
 }
 
-// collectorMetrics reads the names of the Collector's own metrics from the documentation of the exact
-// receiver, processor and exporter helpers the natively built Collector links.
-func collectorMetrics(t *testing.T) map[string]bool {
-	t.Helper()
-	names := map[string]bool{}
-	for _, mod := range []string{
-		"go.opentelemetry.io/collector/receiver/receiverhelper",
-		"go.opentelemetry.io/collector/processor/processorhelper",
-		"go.opentelemetry.io/collector/exporter/exporterhelper",
-	} {
-		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod)
-		cmd.Dir = filepath.Join(root, "build", "otelcol")
-		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off")
-		out, err := cmd.Output()
-		if err != nil {
-			t.Fatalf("find %s of the built Collector (run make collector first): %v", mod, err)
-		}
-		doc, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "documentation.md"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, m := range regexp.MustCompile(`(?m)^### (otelcol_\S+)$`).FindAllStringSubmatch(string(doc), -1) {
-			names[m[1]] = true
-		}
-	}
-	if !names["otelcol_exporter_sent_spans"] || !names["otelcol_receiver_accepted_spans"] {
-		t.Fatalf("the Collector's documentation lists no pipeline metrics: %v", names)
-	}
-	return names
-}
-
-// shopMetrics reads the names of the services' metrics from services/metrics.txt, which a test of the
-// services keeps equal to what the real services expose (every metric labelled with its lane).
-func shopMetrics(t *testing.T) map[string]bool {
-	t.Helper()
-	names := map[string]bool{}
-	for _, line := range strings.Split(readFile(t, "services/metrics.txt"), "\n") {
-		if line == "" || strings.HasPrefix(line, "#") {
-			continue
-		}
-		service, name, ok := strings.Cut(line, " ")
-		if !ok || service == "" || name == "" {
-			t.Fatalf("services/metrics.txt: %q is not \"service name\"", line)
-		}
-		names[name] = true
-	}
-	if !names["shop_http_requests_total"] {
-		t.Fatalf("services/metrics.txt lists no shop_http_requests_total: %v", names)
-	}
-	return names
-}
-
 func TestDashboardMetricsAreOnesThisProjectProduces(t *testing.T) {
-	known := shopMetrics(t)
-	for name := range collectorMetrics(t) {
+	// The services' metrics as services/metrics.txt lists them (a test of the services keeps it equal to
+	// their real /metrics), the Collector's own from its documentation at the built version, the
+	// connectors' and Beyla's names.
+	known, err := native.ShopMetrics(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	collector, err := pipeline.OwnMetrics(filepath.Join(root, "build", "otelcol"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name := range collector {
 		known[name] = true
 	}
 	for _, name := range append(connectorMetrics, beylaMetrics...) {
@@ -264,29 +111,23 @@ func TestDashboardMetricsAreOnesThisProjectProduces(t *testing.T) {
 	}
 
 	used := map[string]bool{}
-	for where, exprs := range queries(t) {
-		for _, e := range exprs {
-			parsed, err := parseQuery(e)
-			if err != nil {
-				continue // reported by TestDashboardQueriesParse
-			}
-			names := metricsOf(parsed)
-			if len(names) == 0 {
-				t.Errorf("%s: %q selects no metric by name", where, e)
-			}
-			for _, name := range names {
-				used[name] = true
-				if !known[name] {
-					t.Errorf("%s: metric %s is produced by nothing in this project", where, name)
-				}
+	for _, q := range dashboards.Queries(loadDashboards(t)) {
+		parsed, err := dashboards.Parse(q.Expr)
+		if err != nil {
+			continue // reported by TestDashboardQueriesParse
+		}
+		names := dashboards.Metrics(parsed)
+		if len(names) == 0 {
+			t.Errorf("%s: %q selects no metric by name", q.Where, q.Expr)
+		}
+		for _, name := range names {
+			used[name] = true
+			if !known[name] {
+				t.Errorf("%s: metric %s is produced by nothing in this project", q.Where, name)
 			}
 		}
 	}
-	var list []string
-	for n := range used {
-		list = append(list, n)
-	}
-	sort.Strings(list)
+	list := slices.Sorted(maps.Keys(used))
 	t.Logf("the dashboards use %d metrics: %s", len(list), strings.Join(list, " "))
 	for _, want := range []string{"shop_http_requests_total", "http_server_request_duration_seconds_bucket", "traces_span_metrics_calls_total", "traces_service_graph_request_total", "otelcol_exporter_queue_size"} {
 		if !used[want] {

@@ -25,6 +25,7 @@ import (
 
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/compare/comparetest"
+	"github.com/zerocodelab/lab/e2e/dashboards"
 	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/pipeline"
@@ -475,89 +476,62 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	for _, l := range lanes {
 		laneNames[l.Name] = true
 	}
-	for where, exprs := range queries(t) {
-		for _, expr := range exprs {
-			parsed, err := parseQuery(expr)
+	all, err := dashboards.Load(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, dq := range dashboards.Queries(all) {
+		parsed, err := dashboards.Parse(dq.Expr)
+		if err != nil {
+			t.Errorf("%s: %v", dq.Where, err)
+			continue
+		}
+		names := dashboards.Metrics(parsed)
+		var runLanes []string
+		switch dashboards.SourceOf(names) {
+		case dashboards.Beyla:
+			rep.Printf("%-12s %s: %s\n", "not here", dq.Where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
+			continue
+		case dashboards.Collector:
+			runLanes = []string{""}
+		case dashboards.Shop:
+			runLanes = []string{"plain", "otel-auto", "manual"}
+		case dashboards.Spans:
+			runLanes = []string{"otel-auto", "manual"}
+		case dashboards.Graph:
+			runLanes = []string{"manual"}
+			if autoPropagates {
+				runLanes = append(runLanes, "otel-auto")
+			}
+		}
+		for _, ln := range runLanes {
+			q := strings.NewReplacer("$__rate_interval", "1m", "$lane", ln, "$service", "gateway").Replace(dq.Expr)
+			var n int
+			var err error
+			if dashboards.FailureOnly(names) {
+				n, err = count(prom, q)
+			} else {
+				n, err = eventually(q)
+			}
+			label := dq.Where + " (" + strings.Join(names, ", ") + ")"
+			if ln != "" {
+				label += " [" + ln + "]"
+			}
+			switch {
+			case n > 0:
+				rep.Printf("%-12s %s\n", fmt.Sprintf("%d series", n), label)
+			case dashboards.FailureOnly(names):
+				rep.Printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
+			default:
+				rep.Printf("%-12s %s\n", "NO DATA", label)
+				t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, query.SeriesOf(context.Background(), prom, names[0]))
+			}
 			if err != nil {
-				t.Errorf("%s: %v", where, err)
-				continue
-			}
-			names := metricsOf(parsed)
-			source := sourceOf(names)
-			var runLanes []string
-			switch source {
-			case "beyla":
-				rep.Printf("%-12s %s: %s\n", "not here", where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
-				continue
-			case "collector":
-				runLanes = []string{""}
-			case "shop":
-				runLanes = []string{"plain", "otel-auto", "manual"}
-			case "spans":
-				runLanes = []string{"otel-auto", "manual"}
-			case "graph":
-				runLanes = []string{"manual"}
-				if autoPropagates {
-					runLanes = append(runLanes, "otel-auto")
-				}
-			}
-			for _, ln := range runLanes {
-				q := strings.NewReplacer("$__rate_interval", "1m", "$lane", ln, "$service", "gateway").Replace(expr)
-				var n int
-				var err error
-				if failureOnly(names) {
-					n, err = count(prom, q)
-				} else {
-					n, err = eventually(q)
-				}
-				label := where + " (" + strings.Join(names, ", ") + ")"
-				if ln != "" {
-					label += " [" + ln + "]"
-				}
-				switch {
-				case n > 0:
-					rep.Printf("%-12s %s\n", fmt.Sprintf("%d series", n), label)
-				case failureOnly(names):
-					rep.Printf("%-12s %s (counts failures; none happened)\n", "0 series", label)
-				default:
-					rep.Printf("%-12s %s\n", "NO DATA", label)
-					t.Errorf("dashboard query returned nothing: %s\n  %s\n  a series of that metric: %s", label, q, query.SeriesOf(context.Background(), prom, names[0]))
-				}
-				if err != nil {
-					t.Errorf("%s: %v", label, err)
-				}
+				t.Errorf("%s: %v", label, err)
 			}
 		}
 	}
 	rep.Printf("\n")
-}
-
-// sourceOf names where the metrics of a query come from.
-func sourceOf(names []string) string {
-	for _, n := range names {
-		switch {
-		case strings.HasPrefix(n, "http_server_") || strings.HasPrefix(n, "http_client_"):
-			return "beyla"
-		case strings.HasPrefix(n, "traces_service_graph"):
-			return "graph"
-		case strings.HasPrefix(n, "traces_span_metrics"):
-			return "spans"
-		case strings.HasPrefix(n, "otelcol_"):
-			return "collector"
-		}
-	}
-	return "shop"
-}
-
-// failureOnly reports whether every metric of a query counts failures, refusals or drops, which a
-// healthy run does not produce.
-func failureOnly(names []string) bool {
-	for _, n := range names {
-		if !strings.Contains(n, "failed") && !strings.Contains(n, "refused") {
-			return false
-		}
-	}
-	return len(names) > 0
 }
 
 // checkLoki asserts that every service of every lane logged to Loki with its labels, and that the

@@ -9,6 +9,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
+	"strings"
 )
 
 // Services are the shop's services in the order a lane starts them: each one's upstreams first.
@@ -57,4 +59,25 @@ func FreeAddrs(n int) ([]string, error) {
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs, nil
+}
+
+// ShopMetrics reads services/metrics.txt: the names of the metrics the services expose, which a test of
+// the services keeps equal to their real /metrics.
+func ShopMetrics(root string) (map[string]bool, error) {
+	data, err := os.ReadFile(filepath.Join(root, "services", "metrics.txt"))
+	if err != nil {
+		return nil, err
+	}
+	names := map[string]bool{}
+	for _, line := range strings.Split(string(data), "\n") {
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		service, name, ok := strings.Cut(line, " ")
+		if !ok || !slices.Contains(Services, service) || name == "" {
+			return nil, fmt.Errorf("services/metrics.txt: %q is not \"service metric\"", line)
+		}
+		names[name] = true
+	}
+	return names, nil
 }

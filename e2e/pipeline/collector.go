@@ -10,7 +10,10 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"regexp"
+	"strings"
 	"time"
 
 	"github.com/zerocodelab/lab/e2e/native"
@@ -79,3 +82,36 @@ func (c Collector) Start(ctx context.Context) (*proc.Process, error) {
 	}
 	return p, nil
 }
+
+// OwnMetrics reads the names of the Collector's own metrics from the documentation of the exact
+// receiver, processor and exporter helpers the Collector built in dir (by the builder, with its go.mod) links.
+func OwnMetrics(dir string) (map[string]bool, error) {
+	names := map[string]bool{}
+	for _, mod := range []string{
+		"go.opentelemetry.io/collector/receiver/receiverhelper",
+		"go.opentelemetry.io/collector/processor/processorhelper",
+		"go.opentelemetry.io/collector/exporter/exporterhelper",
+	} {
+		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod)
+		cmd.Dir = dir
+		cmd.Env = append(os.Environ(), "GOWORK=off", "GOFLAGS=-mod=mod", "GOSUMDB=off")
+		out, err := cmd.Output()
+		if err != nil {
+			return nil, fmt.Errorf("find %s of the Collector built in %s (make collector): %w", mod, dir, err)
+		}
+		doc, err := os.ReadFile(filepath.Join(strings.TrimSpace(string(out)), "documentation.md"))
+		if err != nil {
+			return nil, err
+		}
+		for _, m := range ownMetricHeading.FindAllStringSubmatch(string(doc), -1) {
+			names[m[1]] = true
+		}
+	}
+	if !names["otelcol_exporter_sent_spans"] || !names["otelcol_receiver_accepted_spans"] {
+		return nil, fmt.Errorf("the Collector's documentation lists no pipeline metrics: %v", names)
+	}
+	return names, nil
+}
+
+// ownMetricHeading is how the helpers' documentation.md names each metric.
+var ownMetricHeading = regexp.MustCompile(`(?m)^### (otelcol_\S+)$`)
