@@ -4,7 +4,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -15,36 +14,33 @@ import (
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 
 	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/native"
 )
-
-// closedAddr returns a loopback address nothing listens on: a lane or backend that is down.
-func closedAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return "http://" + addr
-}
 
 // startLab serves the lab on 127.0.0.1 with a real comparer whose lanes and backends are all down.
 func startLab(t *testing.T) (*httptest.Server, []compare.Lane) {
 	t.Helper()
+	// Loopback addresses nothing listens on: lanes and backends that are down.
+	down, err := native.FreeAddrs(5)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range down {
+		down[i] = "http://" + down[i]
+	}
 	lanes := []compare.Lane{
-		{Name: "plain", Observer: compare.None, Gateway: closedAddr(t)},
-		{Name: "manual", Observer: compare.SDK, Gateway: closedAddr(t)},
+		{Name: "plain", Observer: compare.None, Gateway: down[0]},
+		{Name: "manual", Observer: compare.SDK, Gateway: down[1]},
 	}
 	client := &http.Client{Timeout: 2 * time.Second}
-	prom, err := promapi.NewClient(promapi.Config{Address: closedAddr(t)})
+	prom, err := promapi.NewClient(promapi.Config{Address: down[2]})
 	if err != nil {
 		t.Fatal(err)
 	}
 	comparer := &compare.Lab{
 		Lanes: lanes, Client: client,
-		Source:  compare.Tempo{Client: client, URL: closedAddr(t)},
-		Signals: compare.Backends{Client: client, Loki: closedAddr(t), Prometheus: promv1.NewAPI(prom)},
+		Source:  compare.Tempo{Client: client, URL: down[3]},
+		Signals: compare.Backends{Client: client, Loki: down[4], Prometheus: promv1.NewAPI(prom)},
 		Settle:  100 * time.Millisecond, Timeout: time.Second,
 	}
 	srv := httptest.NewServer(NewServer(comparer, "http://grafana.example:3000", slog.New(slog.DiscardHandler)).Handler())

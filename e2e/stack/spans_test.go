@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -17,6 +16,7 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/credentials/insecure"
 
+	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
@@ -33,7 +33,11 @@ func TestTempoStandInFileReadsBackAndCountsLosses(t *testing.T) {
 		t.Fatalf("the Tempo stand-in is not built: run make tempo-standin (%v)", err)
 	}
 	file := filepath.Join(t.TempDir(), "traces.jsonl")
-	addr := freeAddr(t)
+	addrs, err := native.FreeAddrs(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := addrs[0]
 	cmd := exec.Command(bin, "--config", "tempo-standin/config.yaml")
 	cmd.Env = append(os.Environ(), "OTLP_GRPC_ENDPOINT="+addr, "TRACES_FILE="+file)
 	out := &report.Log{}
@@ -119,14 +123,4 @@ func gatewaySpan(traceID, parentID string) ptrace.Traces {
 	sp.SetStartTimestamp(pcommon.NewTimestampFromTime(now.Add(-time.Millisecond)))
 	sp.SetEndTimestamp(pcommon.NewTimestampFromTime(now))
 	return td
-}
-
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"errors"
-	"net"
 	"net/http"
 	"os/exec"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -44,12 +44,11 @@ func TestABadSettingStopsTheLabAtStartNamingIt(t *testing.T) {
 
 func TestTheLabServesAndStopsOnSIGTERM(t *testing.T) {
 	bin := build(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	addrs, err := native.FreeAddrs(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := addrs[0]
 	var out bytes.Buffer
 	cmd := exec.Command(bin)
 	cmd.Env = []string{"LAB_ADDR=" + addr}

@@ -1,0 +1,102 @@
+package stack
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/zerocodelab/lab/e2e/pipeline"
+	"github.com/zerocodelab/lab/e2e/report"
+	"github.com/zerocodelab/lab/e2e/wait"
+)
+
+// collectorCrash is what crashCollector saw.
+type collectorCrash struct {
+	port      string        // the published fluent forward address the bytes went to
+	survived  string        // why the Collector lives on, "" when it crashed
+	fatal     string        // the Collector's last words
+	restarted time.Duration // from the bytes to the engine's restart
+}
+
+func (c collectorCrash) String() string {
+	if c.survived != "" {
+		return fmt.Sprintf("Collector not crashed: 11 bytes on its fluent forward port (%s, contrib#48519) did not kill it:\n"+
+			"  this kernel grants the 32 GiB it asks for (%s).", c.port, c.survived)
+	}
+	return fmt.Sprintf("Collector crashed: 11 bytes on its fluent forward port (%s, contrib#48519) killed it (%s);\n"+
+		"  the engine restarted it %.1f s later (restart: unless-stopped). It acknowledged nothing it had not\n"+
+		"  written to its queues on disk, so this costs what the restart above costs: the same budget.",
+		c.port, c.fatal, c.restarted.Seconds())
+}
+
+// crashCollector sends the eleven bytes of pipeline.HugeForwardEntries to the Collector's published fluent
+// forward port and, where this kernel refuses the allocation they cause, waits until the engine has
+// restarted the Collector, its crash in its log.
+func crashCollector(ctx context.Context, run *Run) (collectorCrash, error) {
+	var c collectorCrash
+	port, err := run.HostAddr(ctx, "otel-collector", 24224)
+	if err != nil {
+		return c, err
+	}
+	c.port = port
+	refuses, why, err := pipeline.KernelRefuses(pipeline.HugeForwardAlloc)
+	if err != nil {
+		return c, err
+	}
+	before, err := run.RestartCount(ctx, "otel-collector")
+	if err != nil {
+		return c, err
+	}
+	sent := time.Now()
+	if err := pipeline.SendFluent(port, pipeline.HugeForwardEntries()); err != nil {
+		return c, err
+	}
+	if !refuses {
+		c.survived = why
+		return c, nil
+	}
+	err = wait.Eventually(ctx, "the engine restarting the Collector after its crash", time.Minute, 200*time.Millisecond, func() error {
+		n, err := run.RestartCount(ctx, "otel-collector")
+		if err != nil {
+			return err
+		}
+		if n <= before {
+			return errors.New("not restarted yet")
+		}
+		cs, err := run.Containers(ctx)
+		if err != nil {
+			return err
+		}
+		if st := cs["otel-collector"].State; st != "running" {
+			return fmt.Errorf("it is %s", st)
+		}
+		return nil
+	})
+	if err != nil {
+		return c, err
+	}
+	c.restarted = time.Since(sent)
+	logs, err := run.Logs(ctx, "otel-collector")
+	if err != nil {
+		return c, err
+	}
+	for line := range strings.Lines(logs) {
+		if strings.HasPrefix(line, "fatal error:") {
+			c.fatal = strings.TrimSpace(line)
+		}
+	}
+	if c.fatal == "" {
+		return c, fmt.Errorf("the Collector was restarted, but its log has no fatal error:\n%s", report.Tail(logs, 3000))
+	}
+	return c, nil
+}
+
+// drainLine reports how long the spans queued during Tempo's outage took to arrive.
+func drainLine(took time.Duration, err error) string {
+	if err != nil {
+		return fmt.Sprintf("  %.0f s after Tempo started again some were still queued (%v); the table counts what arrived in the end.", took.Seconds(), err)
+	}
+	return fmt.Sprintf("  All of them had arrived %.0f s after Tempo started again (the exporter retries with a backoff of up to 30 s).", took.Seconds())
+}
