@@ -8,6 +8,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -27,7 +28,7 @@ var binaries = sync.OnceValues(func() (string, error) {
 		return "", err
 	}
 	binDir = dir
-	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
+	for _, service := range shoptest.Services() {
 		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, service), "./"+service).CombinedOutput()
 		if err != nil {
 			return "", fmt.Errorf("go build %s: %v\n%s", service, err, out)
@@ -55,24 +56,24 @@ func TestMain(m *testing.M) {
 
 func waitHealthy(t *testing.T, addr string) {
 	t.Helper()
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		if resp, err := http.Get("http://" + addr + "/healthz"); err == nil {
-			resp.Body.Close()
-			if resp.StatusCode == 200 {
-				return
-			}
+	shoptest.Eventually(t, addr+" healthy", 15*time.Second, func() error {
+		resp, err := http.Get("http://" + addr + "/healthz")
+		if err != nil {
+			return err
 		}
-		time.Sleep(50 * time.Millisecond)
-	}
-	t.Fatalf("%s never became healthy", addr)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusOK {
+			return fmt.Errorf("/healthz answered %d", resp.StatusCode)
+		}
+		return nil
+	})
 }
 
 // TestBinariesServeACheckoutAndStopOnSIGTERM runs the real binaries as processes, as `make run` does.
 func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 	bin, data := build(t), t.TempDir()
 	addrs := map[string]string{}
-	for _, s := range []string{"gateway", "catalog", "inventory", "orders"} {
+	for _, s := range shoptest.Services() {
 		addrs[s] = shoptest.FreeAddr(t)
 	}
 	type proc struct {
@@ -80,7 +81,7 @@ func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 		logs *shoptest.Log
 	}
 	procs := map[string]proc{}
-	for _, s := range []string{"catalog", "inventory", "orders", "gateway"} {
+	for _, s := range shoptest.Services() {
 		cmd := exec.Command(filepath.Join(bin, s))
 		cmd.Env = []string{"ADDR=" + addrs[s], "DATA_DIR=" + data, "LANE=plain",
 			"CATALOG_URL=http://" + addrs["catalog"], "INVENTORY_URL=http://" + addrs["inventory"], "ORDERS_URL=http://" + addrs["orders"]}
@@ -116,7 +117,7 @@ func TestBinariesServeACheckoutAndStopOnSIGTERM(t *testing.T) {
 		t.Fatalf("checkout = %d; want 201", resp.StatusCode)
 	}
 
-	for _, s := range []string{"gateway", "catalog", "inventory", "orders"} {
+	for _, s := range slices.Backward(shoptest.Services()) { // the gateway first, as a deployment stops them
 		p := procs[s]
 		if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 			t.Fatal(err)

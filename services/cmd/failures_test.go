@@ -29,17 +29,15 @@ type procShop struct {
 	logs  map[string]*shoptest.Log
 }
 
-var services = []string{"catalog", "orders", "inventory", "gateway"} // in start order
-
 func startProcShop(t *testing.T, env ...string) *procShop {
 	p := &procShop{t: t, bin: build(t), data: t.TempDir(), addr: map[string]string{},
 		procs: map[string]*exec.Cmd{}, logs: map[string]*shoptest.Log{}}
-	for _, s := range services {
+	for _, s := range shoptest.Services() {
 		p.addr[s] = shoptest.FreeAddr(t)
 	}
 	p.env = append([]string{"DATA_DIR=" + p.data, "LANE=plain",
 		"CATALOG_URL=" + p.url("catalog"), "INVENTORY_URL=" + p.url("inventory"), "ORDERS_URL=" + p.url("orders")}, env...)
-	for _, s := range services {
+	for _, s := range shoptest.Services() {
 		p.start(s)
 	}
 	t.Cleanup(func() {
@@ -106,13 +104,12 @@ func (p *procShop) stocks() map[string]int64 {
 // waitNothingHeld waits until inventory holds no reservation: every checkout has ended one way or the other.
 func (p *procShop) waitNothingHeld(timeout time.Duration) {
 	p.t.Helper()
-	deadline := time.Now().Add(timeout)
-	for p.metric("inventory", "shop_stock_reservations_held", nil) != 0 {
-		if time.Now().After(deadline) {
-			p.t.Fatalf("inventory still holds %v reservations after %v\n%s", p.metric("inventory", "shop_stock_reservations_held", nil), timeout, p.logs["inventory"])
+	shoptest.Eventually(p.t, "inventory holding no reservation", timeout, func() error {
+		if n := p.metric("inventory", "shop_stock_reservations_held", nil); n != 0 {
+			return fmt.Errorf("%v reservations held\n%s", n, p.logs["inventory"])
 		}
-		time.Sleep(100 * time.Millisecond)
-	}
+		return nil
+	})
 }
 
 // checkout sends one checkout; the client gives up after timeout. status is 0 when no answer came.
@@ -216,7 +213,7 @@ func (p *procShop) settledBySweep() float64 {
 func TestKillAnyServiceRetriesByKeyStoreEachOrderOnce(t *testing.T) {
 	shop := startProcShop(t, "RESERVATION_TTL=2s")
 	initial := shop.stocks()
-	for _, victim := range services {
+	for _, victim := range shoptest.Services() {
 		t.Run(victim, func(t *testing.T) {
 			// Each client buys one key after another, retrying each until it is answered 201, until
 			// the victim has been killed and is back.

@@ -5,6 +5,8 @@ import (
 	"os/exec"
 	"strings"
 	"testing"
+
+	"github.com/zerocodelab/lab/services/internal/shoptest"
 )
 
 // otelPrefix is the import path prefix of every OpenTelemetry Go package.
@@ -25,7 +27,7 @@ func deps(t *testing.T, service string, tags string) []string {
 }
 
 func TestDefaultBuildImportsNoOpenTelemetry(t *testing.T) {
-	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
+	for _, service := range shoptest.Services() {
 		for _, pkg := range deps(t, service, "") {
 			if strings.HasPrefix(pkg, otelPrefix) {
 				t.Errorf("the default build of %s imports %s", service, pkg)
@@ -36,7 +38,7 @@ func TestDefaultBuildImportsNoOpenTelemetry(t *testing.T) {
 
 // The check above must be able to fail: the otelsdk build of the same binaries does import the SDK.
 func TestSDKBuildImportsTheSDK(t *testing.T) {
-	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
+	for _, service := range shoptest.Services() {
 		found := false
 		for _, pkg := range deps(t, service, "otelsdk") {
 			found = found || pkg == otelPrefix+"otel/sdk/trace"

@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/zerocodelab/lab/services"
 )
 
 // Config is everything a service reads from its environment.
@@ -45,21 +47,6 @@ type HTTP struct {
 	MaxHeaderBytes    int           // HTTP_MAX_HEADER_BYTES: the request line and headers together
 }
 
-// defaultAddr is the listen address of service when ADDR is not set.
-func defaultAddr(service string) (string, bool) {
-	switch service {
-	case "gateway":
-		return ":8080", true
-	case "catalog":
-		return ":8081", true
-	case "inventory":
-		return ":8082", true
-	case "orders":
-		return ":8083", true
-	}
-	return "", false
-}
-
 // BuildLane is the lane a binary was built for, stamped by the image build
 // (-ldflags "-X github.com/zerocodelab/lab/services/internal/config.BuildLane=otel-auto"), empty otherwise.
 // Stamping makes every lane's binary a file of its own: eBPF uprobes attach to a file, so lanes sharing
@@ -71,7 +58,7 @@ var lanePattern = regexp.MustCompile(`^[a-z0-9][a-z0-9_-]{0,31}$`)
 
 // Load reads the configuration of service from getenv. Every problem is reported, each naming its variable.
 func Load(service string, getenv func(string) string) (Config, error) {
-	addr, ok := defaultAddr(service)
+	svc, ok := services.Named(service)
 	if !ok {
 		return Config{}, fmt.Errorf("config: unknown service %q", service)
 	}
@@ -83,7 +70,7 @@ func Load(service string, getenv func(string) string) (Config, error) {
 		}
 	}
 
-	cfg.Addr = orDefault(getenv("ADDR"), addr)
+	cfg.Addr = orDefault(getenv("ADDR"), svc.Addr())
 	check(validateAddr(cfg.Addr))
 
 	cfg.DataDir = orDefault(getenv("DATA_DIR"), "data")
@@ -103,19 +90,19 @@ func Load(service string, getenv func(string) string) (Config, error) {
 	cfg.HTTP, err = loadHTTP(getenv)
 	check(err)
 
-	if service == "inventory" {
-		cfg.OrdersURL, err = parseURL("ORDERS_URL", getenv("ORDERS_URL"), "http://127.0.0.1:8083")
+	if service == services.Inventory.Name {
+		cfg.OrdersURL, err = parseURL("ORDERS_URL", getenv("ORDERS_URL"), services.Orders.LocalURL())
 		check(err)
 		// Longer than any checkout can take (each upstream call gives up after 10 s).
 		cfg.ReservationTTL, err = parseDuration("RESERVATION_TTL", getenv("RESERVATION_TTL"), 2*time.Minute, time.Second, 24*time.Hour)
 		check(err)
 	}
-	if service == "gateway" {
-		cfg.CatalogURL, err = parseURL("CATALOG_URL", getenv("CATALOG_URL"), "http://127.0.0.1:8081")
+	if service == services.Gateway.Name {
+		cfg.CatalogURL, err = parseURL("CATALOG_URL", getenv("CATALOG_URL"), services.Catalog.LocalURL())
 		check(err)
-		cfg.InventoryURL, err = parseURL("INVENTORY_URL", getenv("INVENTORY_URL"), "http://127.0.0.1:8082")
+		cfg.InventoryURL, err = parseURL("INVENTORY_URL", getenv("INVENTORY_URL"), services.Inventory.LocalURL())
 		check(err)
-		cfg.OrdersURL, err = parseURL("ORDERS_URL", getenv("ORDERS_URL"), "http://127.0.0.1:8083")
+		cfg.OrdersURL, err = parseURL("ORDERS_URL", getenv("ORDERS_URL"), services.Orders.LocalURL())
 		check(err)
 		cfg.GrafanaURL, err = parseURL("GRAFANA_URL", getenv("GRAFANA_URL"), "http://127.0.0.1:3000")
 		check(err)

@@ -1,7 +1,9 @@
-// Package shop is the table of the shop's four services, which the binaries and the tests start.
+// Package shop is the table of the shop's four services, which the binaries and the tests start: each
+// service (its name and default port, from package services) with its database schema and constructor.
 package shop
 
 import (
+	"github.com/zerocodelab/lab/services"
 	"github.com/zerocodelab/lab/services/internal/app"
 	"github.com/zerocodelab/lab/services/internal/catalog"
 	"github.com/zerocodelab/lab/services/internal/gateway"
@@ -10,10 +12,10 @@ import (
 )
 
 var (
-	Catalog   = app.Spec{Service: "catalog", Schema: catalog.Schema, Build: catalog.Build}
-	Inventory = app.Spec{Service: "inventory", Schema: inventory.Schema, Build: inventory.Build}
-	Orders    = app.Spec{Service: "orders", Schema: orders.Schema, Build: orders.Build}
-	Gateway   = app.Spec{Service: "gateway", Build: gateway.Build} // keeps no database
+	Catalog   = app.Spec{Service: services.Catalog.Name, Schema: catalog.Schema, Build: catalog.Build}
+	Inventory = app.Spec{Service: services.Inventory.Name, Schema: inventory.Schema, Build: inventory.Build}
+	Orders    = app.Spec{Service: services.Orders.Name, Schema: orders.Schema, Build: orders.Build}
+	Gateway   = app.Spec{Service: services.Gateway.Name, Build: gateway.Build} // keeps no database
 )
 
 // Services are the four, in the order they start: each after the services it calls (inventory asks

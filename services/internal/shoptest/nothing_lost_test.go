@@ -20,18 +20,6 @@ import (
 	"time"
 )
 
-// waitFor polls cond until it holds or timeout passes.
-func waitFor(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("%s: not within %v", what, timeout)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
-}
-
 // reserve posts to inventory's /reservations and returns the status and the reservation.
 func reserve(t *testing.T, shop *Shop, id, sku string, qty int) (int, map[string]any) {
 	t.Helper()
@@ -128,8 +116,11 @@ func TestReservationIsHeldUntilConfirmedReleasedOrExpired(t *testing.T) {
 	}
 
 	// Past the TTL, held-1 (no order) goes back to stock and recover-1 is confirmed.
-	waitFor(t, "the sweep settles held-1 and recover-1", 10*time.Second, func() bool {
-		return shop.Metric(t, "inventory", "shop_stock_reservations_held", nil) == 0
+	Eventually(t, "the sweep settles held-1 and recover-1", 10*time.Second, func() error {
+		if n := shop.Metric(t, "inventory", "shop_stock_reservations_held", nil); n != 0 {
+			return fmt.Errorf("%v reservations held", n)
+		}
+		return nil
 	})
 	if got, want := stock(t, shop, sku), initial-1-4; got != want {
 		t.Fatalf("stock after the sweep = %d; want %d (held-1's 2 back, recover-1's 4 kept)", got, want)
@@ -213,17 +204,23 @@ func TestClientsGivingUpLeaveNoServerErrorAndNoLeak(t *testing.T) {
 	// Some clients left before the gateway read their request; the others are all counted once the
 	// count stops moving.
 	var counted float64
-	waitFor(t, "the gateway's count of checkouts settles", 10*time.Second, func() bool {
+	Eventually(t, "the gateway's count of checkouts settles", 10*time.Second, func() error {
 		was := counted
 		time.Sleep(300 * time.Millisecond)
 		counted = shop.Metric(t, "gateway", "shop_http_requests_total", map[string]string{"route": "/api/checkout"})
-		return counted == was && counted >= n-float64(gaveUp)
+		if counted != was || counted < n-float64(gaveUp) {
+			return fmt.Errorf("%v counted, %v a moment before; want at least %v", counted, was, n-float64(gaveUp))
+		}
+		return nil
 	})
-	waitFor(t, "no reservation is held", 10*time.Second, func() bool {
-		return shop.Metric(t, "inventory", "shop_stock_reservations_held", nil) == 0
+	Eventually(t, "no reservation is held", 10*time.Second, func() error {
+		if n := shop.Metric(t, "inventory", "shop_stock_reservations_held", nil); n != 0 {
+			return fmt.Errorf("%v reservations held", n)
+		}
+		return nil
 	})
 
-	for _, service := range []string{"gateway", "catalog", "inventory", "orders"} {
+	for _, service := range Services() {
 		for _, code := range []string{"500", "502", "503", "504"} {
 			if got := shop.Metric(t, service, "shop_http_requests_total", map[string]string{"status": code}); got != 0 {
 				t.Errorf("%s counted %v requests with status %s; clients leaving are not server failures", service, got, code)
@@ -432,8 +429,11 @@ func TestConcurrentKeysNeverOversell(t *testing.T) {
 	if count[201] != left || count[409] != buyers-left {
 		t.Fatalf("answers = %v; want %d x 201 and %d x 409", count, left, buyers-left)
 	}
-	waitFor(t, "no reservation is held", 30*time.Second, func() bool {
-		return shop.Metric(t, "inventory", "shop_stock_reservations_held", nil) == 0
+	Eventually(t, "no reservation is held", 30*time.Second, func() error {
+		if n := shop.Metric(t, "inventory", "shop_stock_reservations_held", nil); n != 0 {
+			return fmt.Errorf("%v reservations held", n)
+		}
+		return nil
 	})
 	if got := stock(t, shop, sku); got != 0 {
 		t.Fatalf("stock left = %d; want 0", got)

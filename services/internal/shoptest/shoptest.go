@@ -12,6 +12,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/zerocodelab/lab/services/internal/app"
 	"github.com/zerocodelab/lab/services/internal/shop"
@@ -36,6 +37,15 @@ type Shop struct {
 func Spec(service string) app.Spec {
 	spec, _ := shop.Spec(service)
 	return spec
+}
+
+// Services are the names of the shop's services, in the order they start (shop.Services').
+func Services() []string {
+	names := make([]string, len(shop.Services))
+	for i, s := range shop.Services {
+		names[i] = s.Service
+	}
+	return names
 }
 
 // Start starts the four services in shop.Services' order, each pointing at its upstreams, and stops
@@ -172,6 +182,23 @@ func (l *Log) Lines() []string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Split(strings.TrimSpace(l.buf.String()), "\n")
+}
+
+// Eventually checks cond every 50 ms until it returns nil, and fails the test with its last error if
+// that has not happened within timeout: the one way the shop's tests wait for something.
+func Eventually(tb testing.TB, what string, timeout time.Duration, cond func() error) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		err := cond()
+		if err == nil {
+			return
+		}
+		if time.Now().After(deadline) {
+			tb.Fatalf("%s: not within %v: %v", what, timeout, err)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // FreeAddr returns a loopback address whose port was free a moment ago: nothing listens there, and a
