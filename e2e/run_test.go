@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"net/http"
 	"os"
@@ -15,20 +14,18 @@ import (
 	"runtime"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	promapi "github.com/prometheus/client_golang/api"
 	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/compare/comparetest"
 	"github.com/zerocodelab/lab/e2e/dashboards"
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/endtoend"
 	"github.com/zerocodelab/lab/e2e/native"
-	"github.com/zerocodelab/lab/e2e/pipeline"
 	"github.com/zerocodelab/lab/e2e/proc"
 	"github.com/zerocodelab/lab/e2e/query"
 	"github.com/zerocodelab/lab/e2e/report"
@@ -78,127 +75,51 @@ func TestEndToEnd(t *testing.T) {
 	mountIfMissing(t, rep, "tracefs", "/sys/kernel/tracing")
 	mountIfMissing(t, rep, "bpf", "/sys/fs/bpf")
 
-	// The agent, Loki and Prometheus at the compose images' versions, built from their module sources.
-	bins := map[string]string{}
-	for name, how := range map[string]string{
-		"build/otel-go-instrumentation": "bash otel-auto/build.sh",
-		"build/loki":                    "bash observability/loki/build.sh",
-		"build/prometheus":              "bash observability/prometheus/build.sh",
+	// The Collector, the agent, Loki and Prometheus at the compose images' versions, built from their
+	// sources; the shop in both builds, and its load generator.
+	bins := endtoend.Bins{Otelcol: otelcol(t), Plain: t.TempDir(), SDK: t.TempDir()}
+	for _, b := range []struct {
+		path     *string
+		rel, how string
+	}{
+		{&bins.Agent, "build/otel-go-instrumentation", "bash otel-auto/build.sh"},
+		{&bins.Loki, "build/loki", "bash observability/loki/build.sh"},
+		{&bins.Prometheus, "build/prometheus", "bash observability/prometheus/build.sh"},
 	} {
-		path, err := native.Built(root, name, how)
+		path, err := native.Built(root, b.rel, b.how)
 		if err != nil {
 			t.Fatal(err)
 		}
-		bins[name] = path
+		*b.path = path
 	}
-	agentBin, lokiBin, promBin := bins["build/otel-go-instrumentation"], bins["build/loki"], bins["build/prometheus"]
-	plainBins, sdkBins, toolBins := t.TempDir(), t.TempDir(), t.TempDir()
+	tools := t.TempDir()
 	if err := errors.Join(
-		native.BuildShop(root, plainBins, ""),
-		native.BuildShop(root, sdkBins, "otelsdk"),
-		native.Build(root, toolBins, "", "loadgen"),
+		native.BuildShop(root, bins.Plain, ""),
+		native.BuildShop(root, bins.SDK, "otelsdk"),
+		native.Build(root, tools, "", "loadgen"),
 	); err != nil {
 		t.Fatal(err)
 	}
 
-	// The backends and the Collector, with the project's own configurations.
-	sink, sinkAddr, stopSink, err := spans.ListenSink("127.0.0.1:0")
+	// The backends, the Collector, the lanes and the agents. otel-auto-nohint is the otel-auto lane
+	// with ROUTE_PATTERN_HINT=false, to show the difference.
+	world, err := endtoend.Start(ctx, root, t.TempDir(), bins, []endtoend.LaneSpec{
+		{Name: "plain", By: endtoend.None},
+		{Name: "otel-auto", By: endtoend.Agent},
+		{Name: "otel-auto-nohint", By: endtoend.Agent, Env: []string{"ROUTE_PATTERN_HINT=false"}},
+		{Name: "manual", By: endtoend.SDK},
+	}, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(stopSink)
-	loki, err := native.StartLoki(ctx, lokiBin, root, t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { loki.Kill() })
-	promAddr, err := native.FreeAddrs(1)
-	if err != nil {
-		t.Fatal(err)
-	}
-	ends, err := pipeline.NewEndpoints(t.TempDir())
-	if err != nil {
-		t.Fatal(err)
-	}
-	ends.Tempo, ends.Loki, ends.PromWrite = sinkAddr, loki.URL+"/otlp", "http://"+promAddr[0]+"/api/v1/write"
-	col, err := pipeline.Collector{Bin: otelcol(t), Config: filepath.Join(root, "collector", "config.yaml"), Endpoints: ends}.Start(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { col.Kill() })
-	shipper, err := native.ShipLogs(ends.Fluent)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { shipper.Close() })
-
-	// The lanes. otel-auto-nohint is the otel-auto lane with ROUTE_PATTERN_HINT=false, to show the difference.
-	otlp := "http://" + ends.OTLPHTTP
-	lanes := []*native.Lane{
-		startLane(t, "plain", plainBins, shipper, nil),
-		startLane(t, "otel-auto", plainBins, shipper, nil),
-		startLane(t, "otel-auto-nohint", plainBins, shipper, []string{"ROUTE_PATTERN_HINT=false"}),
-		startLane(t, "manual", sdkBins, shipper, []string{
-			"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_BSP_SCHEDULE_DELAY=500",
-		}),
-	}
-	byName := map[string]*native.Lane{}
-	var targets []native.ScrapeTarget
-	for _, l := range lanes {
-		byName[l.Name] = l
-		for _, svc := range native.Services {
-			targets = append(targets, native.ScrapeTarget{Addr: strings.TrimPrefix(l.URL[svc], "http://"), Service: svc})
-		}
-	}
-	prom, err := native.StartPrometheus(ctx, promBin, root, t.TempDir(), promAddr[0], targets, ends.Telemetry)
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { prom.Kill() })
-	promURL, lokiURL := prom.URL, loki.URL
-
-	// One Go auto agent per service of the agent lanes, each targeting its process by PID (the same
-	// binary runs in several lanes, so a path would be ambiguous), all started at once.
-	agents := map[string]*native.Agent{}
-	var mu sync.Mutex
-	var started sync.WaitGroup
-	var errs []error
-	attachStart := time.Now()
-	for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
-		for _, svc := range native.Services {
-			started.Go(func() {
-				a, err := native.StartAgent(ctx, native.AgentSpec{
-					Bin: agentBin, Service: svc, Pid: byName[name].Procs[svc].Pid(), Lane: name, OTLP: otlp,
-					Env: []string{
-						"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
-						"OTEL_BSP_SCHEDULE_DELAY=500",
-						"OTEL_PROPAGATORS=tracecontext,baggage",
-						"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT=true", // db.query.text, as compose sets it
-						"OTEL_GO_AUTO_PARSE_DB_STATEMENT=true",   // db.operation.name and db.collection.name
-					},
-				}, 3*time.Minute)
-				mu.Lock()
-				defer mu.Unlock()
-				if err != nil {
-					errs = append(errs, err)
-					return
-				}
-				agents[name+"/"+svc] = a
-			})
-		}
-	}
-	started.Wait()
-	for _, a := range agents {
-		t.Cleanup(func() { a.Kill() })
-	}
-	if err := errors.Join(errs...); err != nil {
-		t.Fatal(err)
-	}
-
+	t.Cleanup(world.Close)
+	lanes, sink := world.Lanes, world.Sink
 	// Agents see only requests made after they attach: wait until every agent has reported a SERVER span.
-	attached := waitForAgents(t, sink, byName, agents)
+	if err := world.WaitForAgentSpans(ctx, 2*time.Minute); err != nil {
+		t.Fatal(err)
+	}
 	rep.Printf("== Go auto agents attached after %.1f s (8 agents, one per service of otel-auto and otel-auto-nohint) ==\n\n",
-		attached.Sub(attachStart).Seconds())
+		time.Since(world.AgentsFrom).Seconds())
 
 	// The load generator drives every scenario in every lane, a fresh traceparent per request.
 	var gateways []string
@@ -207,7 +128,7 @@ func TestEndToEnd(t *testing.T) {
 	}
 	// It keeps going while the checks run, as it does in compose, so that rate() windows hold live data;
 	// DURATION bounds it should the run hang, and the cleanup stops it.
-	loadgen, err := proc.Start(proc.Command{Path: filepath.Join(toolBins, "loadgen"), Env: append(os.Environ(), "TARGETS="+strings.Join(gateways, ","), "RATE=5", "DURATION=10m")})
+	loadgen, err := proc.Start(proc.Command{Path: filepath.Join(tools, "loadgen"), Env: append(os.Environ(), "TARGETS="+strings.Join(gateways, ","), "RATE=5", "DURATION=10m")})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -257,21 +178,21 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	if !t.Run("prometheus", func(t *testing.T) { checkPrometheus(t, rep, promURL, lanes, propagates) }) {
+	if !t.Run("prometheus", func(t *testing.T) { checkPrometheus(t, rep, world.Prometheus.URL, lanes, propagates) }) {
 		// What both ends said about remote writes, to tell a missing series from a refused write.
-		for _, line := range strings.Split(col.Output(), "\n") {
+		for _, line := range strings.Split(world.Collector.Output(), "\n") {
 			if strings.Contains(line, "prometheus_remote_write") && strings.Contains(line, "error") {
 				t.Logf("collector: %s", report.Tail(line, 600))
 			}
 		}
-		for _, line := range strings.Split(prom.Output(), "\n") {
+		for _, line := range strings.Split(world.Prometheus.Output(), "\n") {
 			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
 				t.Logf("prometheus: %s", report.Tail(line, 600))
 			}
 		}
 	}
-	t.Run("loki", func(t *testing.T) { checkLoki(t, rep, lokiURL, lanes, sink) })
-	compareLanes(t, rep, sink, lanes, lokiURL, promURL, verdicts, propagates)
+	t.Run("loki", func(t *testing.T) { checkLoki(t, rep, world.Loki.URL, lanes, sink) })
+	compareLanes(t, rep, sink, lanes, world.Loki.URL, world.Prometheus.URL, verdicts, propagates)
 }
 
 // compareLanes sends one checkout of every scenario to every lane and compares what each lane's
@@ -325,43 +246,6 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*n
 	if err := os.WriteFile(filepath.Join(root, "build", "compare.md"), md.Bytes(), 0o644); err != nil {
 		t.Errorf("write build/compare.md: %v", err)
 	}
-}
-
-// waitForAgents sends traffic to the agent lanes until each of their services has a SERVER span.
-func waitForAgents(t *testing.T, sink *spans.Sink, lanes map[string]*native.Lane, agents map[string]*native.Agent) time.Time {
-	t.Helper()
-	err := wait.Eventually(context.Background(), "a SERVER span from every service of the agent lanes", 120*time.Second, 500*time.Millisecond, func() error {
-		var missing []string
-		for _, name := range []string{"otel-auto", "otel-auto-nohint"} {
-			seen := map[string]bool{}
-			for _, sp := range sink.Spans(name) {
-				if sp.Kind() == ptrace.SpanKindServer {
-					seen[sp.Service] = true
-				}
-			}
-			for _, svc := range native.Services {
-				if !seen[svc] {
-					missing = append(missing, name+"/"+svc)
-				}
-			}
-			// Traffic for the agents to see once attached.
-			if err := lanes[name].Browse(context.Background(), http.DefaultClient); err != nil {
-				return err
-			}
-		}
-		if len(missing) > 0 {
-			return fmt.Errorf("none yet from %v", missing)
-		}
-		return nil
-	})
-	if err != nil {
-		var out strings.Builder
-		for name, a := range agents {
-			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, report.Tail(a.Output(), 2000))
-		}
-		t.Fatalf("%v\n%s", err, out.String())
-	}
-	return time.Now()
 }
 
 // autoLanes are the Go auto agent's lanes of the run: with the route hint, and without it.
@@ -587,21 +471,6 @@ func mountIfMissing(t *testing.T, rep *report.Report, fstype, target string) {
 		rep.Printf("mounted %s on %s for the run (unmounted at the end)\n\n", fstype, target)
 		t.Cleanup(func() { unmount() })
 	}
-}
-
-// startLane starts a lane with extra in its environment, its services' stdout shipped to the Collector.
-func startLane(t *testing.T, name, bins string, shipper *native.LogShipper, extra []string) *native.Lane {
-	t.Helper()
-	l, err := native.StartLane(context.Background(), native.LaneSpec{
-		Name: name, Bins: bins, Dir: t.TempDir(),
-		Env:  func(string) []string { return extra },
-		Logs: func(svc string) io.Writer { return shipper.Container(name + "-" + svc) },
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { l.Kill() })
-	return l
 }
 
 // count runs an instant query and returns how many series it answered.
