@@ -84,8 +84,11 @@ func TestBuildsReadTheirVersionsFromDotEnv(t *testing.T) {
 		"e2e/stack/images/build.sh":         {"GO_VERSION", "COLLECTOR_VERSION", "LOKI_VERSION", "PROMETHEUS_VERSION", "OTEL_GO_AUTO_VERSION"},
 	} {
 		text := readFile(t, script)
+		if !strings.Contains(text, "\nsource .env ") {
+			t.Errorf("%s does not read .env", script)
+		}
 		for _, name := range names {
-			if !strings.Contains(text, "$(pinned "+name+")") {
+			if !strings.Contains(text, "${"+name+":?.env pins no "+name+"}") {
 				t.Errorf("%s does not read %s from .env", script, name)
 			}
 		}

@@ -6,14 +6,8 @@
 # identical to upstream's), then the agent is compiled. Needs: clang, llvm, libbpf-dev, jq.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-# pinned NAME: the version .env pins under NAME.
-pinned() {
-  local v
-  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
-  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
-  echo "$v"
-}
-version=$(pinned OTEL_GO_AUTO_VERSION)
+source .env # the pinned versions (KEY=value lines, which bash reads as they are)
+version=${OTEL_GO_AUTO_VERSION:?.env pins no OTEL_GO_AUTO_VERSION}
 out=$PWD/build/otel-go-instrumentation
 src=$PWD/build/auto-src
 

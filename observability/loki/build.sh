@@ -5,14 +5,8 @@
 # module zip does not contain, so that module is put there first. Needs: jq.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# pinned NAME: the version .env pins under NAME.
-pinned() {
-  local v
-  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
-  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
-  echo "$v"
-}
-version=$(pinned LOKI_VERSION)
+source .env # the pinned versions (KEY=value lines, which bash reads as they are)
+version=${LOKI_VERSION:?.env pins no LOKI_VERSION}
 push_version=v0.0.0-20250630054201-94c0ba7b0952   # what Loki's go.mod requires for pkg/push
 out=$PWD/build/loki
 src=$PWD/build/loki-src

@@ -6,14 +6,8 @@
 # with -tags remove_all_sd (only static and file targets: all the project's prometheus.yml uses).
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-# pinned NAME: the version .env pins under NAME.
-pinned() {
-  local v
-  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
-  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
-  echo "$v"
-}
-tag=$(pinned PROMETHEUS_VERSION)
+source .env # the pinned versions (KEY=value lines, which bash reads as they are)
+tag=${PROMETHEUS_VERSION:?.env pins no PROMETHEUS_VERSION}
 [[ $tag =~ ^v3\.([0-9]+)\.([0-9]+)$ ]] || { echo ".env pins PROMETHEUS_VERSION=$tag; want v3.N.N" >&2; exit 1; }
 module_version=$(printf 'v0.3%02d.%s' "${BASH_REMATCH[1]}" "${BASH_REMATCH[2]}")
 out=$PWD/build/prometheus

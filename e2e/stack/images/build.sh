@@ -15,18 +15,12 @@ work=build/images
 mkdir -p "$work"
 
 # The tags, read where the project pins them: .env, which docker compose reads too.
-# pinned NAME: the version .env pins under NAME.
-pinned() {
-  local v
-  v=$(awk -F= -v k="$1" '$1 == k {print $2; exit}' .env)
-  [[ -n $v ]] || { echo ".env pins no $1" >&2; exit 1; }
-  echo "$v"
-}
-collector_image=otel/opentelemetry-collector-contrib:$(pinned COLLECTOR_VERSION)
-loki_image=grafana/loki:$(pinned LOKI_VERSION)
-prometheus_image=prom/prometheus:$(pinned PROMETHEUS_VERSION)
-agent_image=ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go:$(pinned OTEL_GO_AUTO_VERSION)
-go_version=$(pinned GO_VERSION)
+source .env # the pinned versions (KEY=value lines, which bash reads as they are)
+collector_image=otel/opentelemetry-collector-contrib:${COLLECTOR_VERSION:?.env pins no COLLECTOR_VERSION}
+loki_image=grafana/loki:${LOKI_VERSION:?.env pins no LOKI_VERSION}
+prometheus_image=prom/prometheus:${PROMETHEUS_VERSION:?.env pins no PROMETHEUS_VERSION}
+agent_image=ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go:${OTEL_GO_AUTO_VERSION:?.env pins no OTEL_GO_AUTO_VERSION}
+go_version=${GO_VERSION:?.env pins no GO_VERSION}
 golang_image=golang:${go_version}-bookworm
 standin_image=zero-code-lab/tempo-standin:local
 
