@@ -18,7 +18,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 .PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build the four plain binaries into bin/
 	cd services && for s in $(SERVICES); do $(GOBUILD) -o $(BIN)/$$s ./cmd/$$s; done
