@@ -48,6 +48,9 @@ func WaitHTTP(ctx context.Context, url string, timeout time.Duration, p *proc.Pr
 // StartLoki runs Loki with root's observability/loki/loki.yaml, its addresses and directory set by the
 // environment (the file is read with -config.expand-env), and returns once it is ready.
 func StartLoki(ctx context.Context, bin, root, dir string) (*Backend, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	addrs, err := FreeAddrs(3)
 	if err != nil {
 		return nil, err
@@ -79,6 +82,9 @@ type ScrapeTarget struct {
 // this machine: the shop job scrapes targets, the Collector's job scrapes collector, and Beyla's job is
 // left out. The rest of the file is kept as it is. It returns once Prometheus is ready.
 func StartPrometheus(ctx context.Context, bin, root, dir, addr string, targets []ScrapeTarget, collector string) (*Backend, error) {
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return nil, err
+	}
 	data, err := os.ReadFile(filepath.Join(root, "observability/prometheus/prometheus.yml"))
 	if err != nil {
 		return nil, err
