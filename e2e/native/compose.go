@@ -15,8 +15,8 @@ import (
 // Lanes are the compose file's profiles, one per lane.
 var Lanes = []string{"plain", "beyla", "otel-auto", "manual"}
 
-// LoadCompose loads root's docker-compose.yml as docker compose would with every lane on and nothing set
-// in the environment, so that a native lane runs with the settings a user's container gets.
+// LoadCompose loads root's docker-compose.yml as docker compose would with every lane on, .env read and
+// nothing else set in the environment, so that a native lane runs with the settings a user's container gets.
 func LoadCompose(ctx context.Context, root string) (*types.Project, error) {
 	return Load(ctx, root, []string{"docker-compose.yml"}, Lanes, nil)
 }
