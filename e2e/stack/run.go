@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/zerocodelab/lab/e2e/spans"
+	"github.com/zerocodelab/lab/e2e/wait"
 )
 
 // Options say which stack to bring up and where.
@@ -135,11 +136,10 @@ func (r *Run) Spans() ([]spans.Span, error) { return spans.ReadFile(r.TracesFile
 
 // WaitReady waits until each service runs and, where it has a healthcheck, is healthy.
 func (r *Run) WaitReady(ctx context.Context, timeout time.Duration, services ...string) error {
-	deadline := time.Now().Add(timeout)
-	for {
+	return wait.Eventually(ctx, "every service ready", timeout, time.Second, func() error {
 		cs, err := r.Containers(ctx)
 		if err != nil {
-			return err
+			return wait.Stop(err)
 		}
 		var waiting []string
 		for _, s := range services {
@@ -147,12 +147,9 @@ func (r *Run) WaitReady(ctx context.Context, timeout time.Duration, services ...
 				waiting = append(waiting, fmt.Sprintf("%s (%s %s)", s, c.State, c.Health))
 			}
 		}
-		if len(waiting) == 0 {
-			return nil
+		if len(waiting) > 0 {
+			return errors.New("waiting for " + strings.Join(waiting, ", "))
 		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("not ready within %s: %s", timeout, strings.Join(waiting, ", "))
-		}
-		time.Sleep(time.Second)
-	}
+		return nil
+	})
 }
