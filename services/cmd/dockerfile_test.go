@@ -2,9 +2,14 @@ package cmd_test
 
 import (
 	"os"
+	"os/exec"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/moby/patternmatcher"
+	"github.com/moby/patternmatcher/ignorefile"
 )
 
 // The image must compile the services with the Go of go.mod, static and unstripped, as the native build does.
@@ -50,6 +55,59 @@ func TestDockerfileBuildsLikeTheNativeBuild(t *testing.T) {
 	for _, want := range []string{"ARG SERVICE", "USER 65532:65532", `ENTRYPOINT ["/app/service"]`} {
 		if !strings.Contains(string(dockerfile), want) {
 			t.Errorf("the Dockerfile lacks %q", want)
+		}
+	}
+}
+
+// Every file the binaries compile from this module, in both builds, is in the images' build context:
+// services/.dockerignore, read as Docker reads it, keeps none of them out.
+func TestBuildContextHoldsEverySourceTheBinariesCompile(t *testing.T) {
+	f, err := os.Open("../.dockerignore")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	patterns, err := ignorefile.ReadAll(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ignored, err := patternmatcher.New(patterns)
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, err := filepath.Abs("..")
+	if err != nil {
+		t.Fatal(err)
+	}
+	needed := []string{"go.mod", "go.sum"}
+	for _, tags := range []string{"", "otelsdk"} {
+		// Each package of this module the binaries depend on: its directory, Go files and embedded files.
+		out, err := exec.Command("go", "list", "-deps", "-tags", tags, "-f",
+			`{{if .Module}}{{if eq .Module.Path "github.com/zerocodelab/lab/services"}}{{.Dir}}|{{join .GoFiles ","}},{{join .EmbedFiles ","}}{{end}}{{end}}`,
+			"./...").CombinedOutput()
+		if err != nil {
+			t.Fatalf("go list (tags %q): %v\n%s", tags, err, out)
+		}
+		for line := range strings.Lines(strings.TrimSpace(string(out))) {
+			dir, files, _ := strings.Cut(strings.TrimSpace(line), "|")
+			for _, name := range strings.Split(files, ",") {
+				if name == "" {
+					continue
+				}
+				rel, err := filepath.Rel(root, filepath.Join(dir, name))
+				if err != nil {
+					t.Fatal(err)
+				}
+				needed = append(needed, filepath.ToSlash(rel))
+			}
+		}
+	}
+	if len(needed) < 20 {
+		t.Fatalf("only %d files found: %v", len(needed), needed)
+	}
+	for _, file := range needed {
+		if out, err := ignored.MatchesOrParentMatches(file); err != nil || out {
+			t.Errorf("services/.dockerignore leaves %s out of the images' build context (%v)", file, err)
 		}
 	}
 }
