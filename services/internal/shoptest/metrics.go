@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"testing"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 )
@@ -12,17 +13,8 @@ import (
 // series that match, as the service's /metrics shows it now.
 func (s *Shop) Metric(tb testing.TB, service, name string, labels map[string]string) float64 {
 	tb.Helper()
-	status, body := Get(tb, s.URL[service]+"/metrics")
-	if status != 200 {
-		tb.Fatalf("%s /metrics answered %d", service, status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		tb.Fatalf("%s /metrics: %v", service, err)
-	}
 	var sum float64
-	for _, m := range families[name].GetMetric() {
+	for _, m := range s.Families(tb, service)[name].GetMetric() {
 		have := map[string]string{}
 		for _, lp := range m.GetLabel() {
 			have[lp.GetName()] = lp.GetValue()
@@ -44,4 +36,19 @@ func (s *Shop) Metric(tb testing.TB, service, name string, labels map[string]str
 		}
 	}
 	return sum
+}
+
+// Families returns the metric families the service's /metrics shows now, by name.
+func (s *Shop) Families(tb testing.TB, service string) map[string]*dto.MetricFamily {
+	tb.Helper()
+	status, body := Get(tb, s.URL[service]+"/metrics")
+	if status != 200 {
+		tb.Fatalf("%s /metrics answered %d", service, status)
+	}
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
+	if err != nil {
+		tb.Fatalf("%s /metrics: %v", service, err)
+	}
+	return families
 }

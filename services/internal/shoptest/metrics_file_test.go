@@ -1,7 +1,6 @@
 package shoptest
 
 import (
-	"bytes"
 	"flag"
 	"fmt"
 	"os"
@@ -9,9 +8,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-
-	"github.com/prometheus/common/expfmt"
-	"github.com/prometheus/common/model"
 
 	"github.com/zerocodelab/lab/services/internal/scenario"
 	"github.com/zerocodelab/lab/services/internal/shop"
@@ -46,7 +42,7 @@ func TestMetricsFileListsWhatTheServicesExpose(t *testing.T) {
 
 	var lines []string
 	for _, spec := range shop.Services {
-		names, unlabelled := exposed(t, s.URL[spec.Service]+"/metrics", "lane-under-test")
+		names, unlabelled := exposed(t, s, spec.Service, "lane-under-test")
 		if len(unlabelled) > 0 {
 			t.Errorf("%s exposes metrics without its lane label: %v", spec.Service, unlabelled)
 		}
@@ -72,19 +68,11 @@ func TestMetricsFileListsWhatTheServicesExpose(t *testing.T) {
 	}
 }
 
-// exposed scrapes url and returns the sample names it exposes, and the families with a sample whose
-// lane label is not lane.
-func exposed(t *testing.T, url, lane string) (names, unlabelled []string) {
+// exposed returns the sample names the service's /metrics exposes now, and the families with a sample
+// whose lane label is not lane.
+func exposed(t *testing.T, s *Shop, service, lane string) (names, unlabelled []string) {
 	t.Helper()
-	status, body := Get(t, url)
-	if status != 200 {
-		t.Fatalf("%s answered %d", url, status)
-	}
-	parser := expfmt.NewTextParser(model.UTF8Validation)
-	families, err := parser.TextToMetricFamilies(bytes.NewReader(body))
-	if err != nil {
-		t.Fatalf("parse %s: %v", url, err)
-	}
+	families := s.Families(t, service)
 	for name, f := range families {
 		names = append(names, name)
 		if f.GetType().String() == "HISTOGRAM" {
