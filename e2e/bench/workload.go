@@ -1,10 +1,11 @@
 package bench
 
 import (
+	"context"
 	"fmt"
 	"net/http"
-	"strings"
 
+	"github.com/zerocodelab/lab/e2e/checkout"
 	"github.com/zerocodelab/lab/e2e/native"
 )
 
@@ -29,13 +30,8 @@ var Workloads = []Workload{
 		Name: "checkout",
 		What: "POST /api/checkout through the four services, a fresh idempotency key each",
 		Request: func(l *native.Lane, id string, n uint64) (*http.Request, error) {
-			body := fmt.Sprintf(`{"sku":"ceramic-mug","quantity":1,"idempotency_key":"bench-%s-%d"}`, id, n)
-			req, err := http.NewRequest(http.MethodPost, l.URL["gateway"]+"/api/checkout", strings.NewReader(body))
-			if err != nil {
-				return nil, err
-			}
-			req.Header.Set("Content-Type", "application/json")
-			return req, nil
+			order := checkout.Order{SKU: "ceramic-mug", Quantity: 1, IdempotencyKey: fmt.Sprintf("bench-%s-%d", id, n)}
+			return checkout.Request(context.Background(), l.URL["gateway"], order, checkout.Traceparent{})
 		},
 	},
 }

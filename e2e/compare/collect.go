@@ -1,10 +1,7 @@
 package compare
 
 import (
-	"bytes"
 	"context"
-	"crypto/rand"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -12,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/zerocodelab/lab/e2e/checkout"
 	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
@@ -65,16 +63,14 @@ func (l *Lab) Compare(ctx context.Context, sc Scenario) Matrix {
 
 // send makes the checkout with a traceparent of its own, as a client starting a trace would.
 func (l *Lab) send(ctx context.Context, lane Lane, sc Scenario) Result {
-	traceID, header := newTraceparent()
-	r := Result{Lane: lane, TraceID: traceID}
-	body := fmt.Sprintf(`{"sku":"espresso-beans","quantity":1,"scenario":%q,"idempotency_key":"compare-%s"}`, sc.Name, traceID[:16])
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, lane.Gateway+"/api/checkout", bytes.NewBufferString(body))
+	tp := checkout.NewTraceparent()
+	r := Result{Lane: lane, TraceID: tp.TraceID}
+	order := checkout.Order{SKU: "espresso-beans", Quantity: 1, Scenario: sc.Name, IdempotencyKey: "compare-" + tp.TraceID[:16]}
+	req, err := checkout.Request(ctx, lane.Gateway, order, tp)
 	if err != nil {
 		r.Off = fmt.Sprintf("gateway %q: %v", lane.Gateway, err)
 		return r
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", header)
 	r.Sent = time.Now()
 	resp, err := l.Client.Do(req)
 	if err != nil {
@@ -177,12 +173,4 @@ func sleep(ctx context.Context, d time.Duration) {
 	case <-ctx.Done():
 	case <-time.After(d):
 	}
-}
-
-// newTraceparent returns a fresh trace id and a sampled traceparent that starts it.
-func newTraceparent() (traceID, header string) {
-	var b [24]byte
-	_, _ = rand.Read(b[:]) // crypto/rand.Read never fails on Linux
-	traceID = hex.EncodeToString(b[:16])
-	return traceID, "00-" + traceID + "-" + hex.EncodeToString(b[16:]) + "-01"
 }

@@ -10,10 +10,10 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"strings"
 	"sync"
 	"time"
 
+	"github.com/zerocodelab/lab/e2e/checkout"
 	"github.com/zerocodelab/lab/e2e/proc"
 )
 
@@ -85,24 +85,22 @@ func StartLane(ctx context.Context, spec LaneSpec) (*Lane, error) {
 // Browse sends the lane's gateway what a shopper's visit would: a checkout and a product listing. It
 // gives an agent that has just attached something to see.
 func (l *Lane) Browse(ctx context.Context, client *http.Client) error {
-	for _, r := range []struct{ method, path, body string }{
-		{http.MethodPost, "/api/checkout", `{"sku":"ceramic-mug","quantity":1}`},
-		{http.MethodGet, "/api/products", ""},
-	} {
-		req, err := http.NewRequestWithContext(ctx, r.method, l.URL["gateway"]+r.path, strings.NewReader(r.body))
-		if err != nil {
-			return err
-		}
-		if r.body != "" {
-			req.Header.Set("Content-Type", "application/json")
-		}
+	buy, err := checkout.Request(ctx, l.URL["gateway"], checkout.Order{SKU: "ceramic-mug", Quantity: 1}, checkout.Traceparent{})
+	if err != nil {
+		return err
+	}
+	list, err := http.NewRequestWithContext(ctx, http.MethodGet, l.URL["gateway"]+"/api/products", nil)
+	if err != nil {
+		return err
+	}
+	for _, req := range []*http.Request{buy, list} {
 		resp, err := client.Do(req)
 		if err != nil {
-			return fmt.Errorf("lane %s: %s %s: %w", l.Name, r.method, r.path, err)
+			return fmt.Errorf("lane %s: %s %s: %w", l.Name, req.Method, req.URL.Path, err)
 		}
 		_, err = io.Copy(io.Discard, resp.Body)
 		if err = errors.Join(err, resp.Body.Close()); err != nil {
-			return fmt.Errorf("lane %s: %s %s: %w", l.Name, r.method, r.path, err)
+			return fmt.Errorf("lane %s: %s %s: %w", l.Name, req.Method, req.URL.Path, err)
 		}
 	}
 	return nil

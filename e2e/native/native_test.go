@@ -9,6 +9,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/zerocodelab/lab/e2e/checkout"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/report"
 )
@@ -50,7 +51,12 @@ func TestLaneStartsOnPickedPortsAndServesACheckout(t *testing.T) {
 			t.Errorf("%s listens on %q", svc, u)
 		}
 	}
-	resp, err := http.Post(l.URL["gateway"]+"/api/checkout", "application/json", strings.NewReader(`{"sku":"ceramic-mug","quantity":1}`))
+	// The checkout as the lab's tools send it: the real gateway takes it.
+	req, err := checkout.Request(context.Background(), l.URL["gateway"], checkout.Order{SKU: "ceramic-mug", Quantity: 1}, checkout.NewTraceparent())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp, err := http.DefaultClient.Do(req)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -2,18 +2,15 @@ package stack
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/hex"
-	"fmt"
 	"io"
 	"net/http"
 	"slices"
-	"strings"
 	"sync"
 	"time"
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/zerocodelab/lab/e2e/checkout"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 )
@@ -33,18 +30,12 @@ func (s Sent) Answered() bool { return s.Status != 0 }
 
 // Checkout sends one normal checkout to a gateway with a traceparent of its own.
 func Checkout(ctx context.Context, client *http.Client, lane, gateway string) Sent {
-	var tid [16]byte
-	var sid [8]byte
-	rand.Read(tid[:])
-	rand.Read(sid[:])
-	s := Sent{Lane: lane, TraceID: hex.EncodeToString(tid[:]), SpanID: hex.EncodeToString(sid[:]), At: time.Now()}
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, gateway+"/api/checkout",
-		strings.NewReader(`{"sku":"ceramic-mug","quantity":1,"scenario":"normal"}`))
+	tp := checkout.NewTraceparent()
+	s := Sent{Lane: lane, TraceID: tp.TraceID, SpanID: tp.SpanID, At: time.Now()}
+	req, err := checkout.Request(ctx, gateway, checkout.Order{SKU: "ceramic-mug", Quantity: 1, Scenario: "normal"}, tp)
 	if err != nil {
 		return s
 	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("traceparent", fmt.Sprintf("00-%s-%s-01", s.TraceID, s.SpanID))
 	resp, err := client.Do(req)
 	if err != nil {
 		return s
