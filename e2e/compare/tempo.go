@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"net/url"
 	"strings"
@@ -14,6 +13,7 @@ import (
 
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
+	"github.com/zerocodelab/lab/e2e/query"
 	"github.com/zerocodelab/lab/e2e/spans"
 )
 
@@ -107,21 +107,7 @@ func (t Tempo) get(ctx context.Context, path string, q url.Values) ([]byte, int,
 	if q != nil {
 		u += "?" + q.Encode()
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, u, nil)
-	if err != nil {
-		return nil, 0, err
-	}
-	req.Header.Set("Accept", "application/json")
-	resp, err := t.Client.Do(req)
-	if err != nil {
-		return nil, 0, fmt.Errorf("Tempo: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, 0, fmt.Errorf("Tempo: %w", err)
-	}
-	return data, resp.StatusCode, nil
+	return query.Get(ctx, t.Client, "Tempo", u)
 }
 
 // decodeTempoTrace reads a trace as Tempo writes it: OTLP JSON whose ids are base64, where the OTLP

@@ -18,6 +18,25 @@ import (
 	"github.com/prometheus/common/model"
 )
 
+// Get asks url for JSON and returns the answer's body and status; what names the backend in errors.
+func Get(ctx context.Context, client *http.Client, what, url string) ([]byte, int, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return nil, 0, err
+	}
+	req.Header.Set("Accept", "application/json")
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(resp.Body)
+	if err != nil {
+		return nil, 0, fmt.Errorf("%s: %w", what, err)
+	}
+	return data, resp.StatusCode, nil
+}
+
 // Stream is one Loki stream a query matched: its labels and how many lines it has.
 type Stream struct {
 	Labels map[string]string
@@ -32,21 +51,12 @@ func Loki(ctx context.Context, client *http.Client, base, logql string, window t
 		"limit": {"5000"},
 		"start": {fmt.Sprint(time.Now().Add(-window).UnixNano())},
 	}
-	req, err := http.NewRequestWithContext(ctx, http.MethodGet, base+"/loki/api/v1/query_range?"+q.Encode(), nil)
+	data, status, err := Get(ctx, client, "Loki", base+"/loki/api/v1/query_range?"+q.Encode())
 	if err != nil {
 		return nil, err
 	}
-	resp, err := client.Do(req)
-	if err != nil {
-		return nil, fmt.Errorf("Loki: %w", err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return nil, fmt.Errorf("Loki: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return nil, fmt.Errorf("Loki answered %d: %s", resp.StatusCode, strings.TrimSpace(string(data)))
+	if status != http.StatusOK {
+		return nil, fmt.Errorf("Loki answered %d: %s", status, strings.TrimSpace(string(data)))
 	}
 	var body struct {
 		Data struct {
