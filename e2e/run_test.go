@@ -78,20 +78,13 @@ func TestEndToEnd(t *testing.T) {
 	// The Collector, the agent, Loki and Prometheus at the compose images' versions, built from their
 	// sources; the shop in both builds, and its load generator.
 	bins := endtoend.Bins{Otelcol: otelcol(t), Plain: t.TempDir(), SDK: t.TempDir()}
-	for _, b := range []struct {
-		path     *string
-		rel, how string
-	}{
-		{&bins.Agent, "build/otel-go-instrumentation", "bash otel-auto/build.sh"},
-		{&bins.Loki, "build/loki", "bash observability/loki/build.sh"},
-		{&bins.Prometheus, "build/prometheus", "bash observability/prometheus/build.sh"},
-	} {
-		path, err := native.Built(root, b.rel, b.how)
-		if err != nil {
-			t.Fatal(err)
-		}
-		*b.path = path
+	agent, agentErr := native.Built(root, "build/otel-go-instrumentation", "bash otel-auto/build.sh")
+	loki, lokiErr := native.Built(root, "build/loki", "bash observability/loki/build.sh")
+	prom, promErr := native.Built(root, "build/prometheus", "bash observability/prometheus/build.sh")
+	if err := errors.Join(agentErr, lokiErr, promErr); err != nil {
+		t.Fatal(err)
 	}
+	bins.Agent, bins.Loki, bins.Prometheus = agent, loki, prom
 	tools := t.TempDir()
 	if err := errors.Join(
 		native.BuildShop(root, bins.Plain, ""),

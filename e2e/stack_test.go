@@ -53,12 +53,12 @@ func TestCollectorBuildMatchesManifestAndConfig(t *testing.T) {
 			name, module := m["name"].(string), m["module"].(string)
 			built[name] = true
 			if !strings.HasSuffix(module, " v"+version) {
-				t.Errorf("%s %s is built from %s; want v%s", kind, name, module, version)
+				t.Errorf("%s %s is built from %s; want v%s, the version .env pins", kind, name, module, version)
 			}
 		}
 	}
 	if bi, _ := comps["buildinfo"].(map[string]any); bi["version"] != version {
-		t.Errorf("the built Collector says version %v; the manifest says %s", bi["version"], version)
+		t.Errorf("the built Collector says version %v; .env pins %s", bi["version"], version)
 	}
 
 	var cfg map[string]map[string]any

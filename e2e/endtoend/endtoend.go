@@ -57,6 +57,7 @@ type World struct {
 	Lanes      []*native.Lane           // in the order of the specs
 	Agents     map[string]*native.Agent // by "lane/service"
 	AgentsFrom time.Time                // when the agents were started
+	agentLanes []*native.Lane           // the lanes the agents observe
 	stops      []func()
 }
 
@@ -154,6 +155,7 @@ func (w *World) attachAgents(ctx context.Context, bin string, lanes []LaneSpec, 
 		if spec.By != Agent {
 			continue
 		}
+		w.agentLanes = append(w.agentLanes, w.Lanes[i])
 		for _, svc := range native.Services {
 			started.Go(func() {
 				a, err := native.StartAgent(ctx, native.AgentSpec{
@@ -181,39 +183,24 @@ func (w *World) attachAgents(ctx context.Context, bin string, lanes []LaneSpec, 
 	return errors.Join(errs...)
 }
 
-// Lane returns the lane of that name, nil if the run has none.
-func (w *World) Lane(name string) *native.Lane {
-	for _, l := range w.Lanes {
-		if l.Name == name {
-			return l
-		}
-	}
-	return nil
-}
-
 // WaitForAgentSpans browses every agent lane until each of its services has sent a SERVER span: an
 // agent sees only the requests made after it attached. The error carries the agents' output.
 func (w *World) WaitForAgentSpans(ctx context.Context, timeout time.Duration) error {
-	lanes := map[string]bool{}
-	for key := range w.Agents {
-		lane, _, _ := strings.Cut(key, "/")
-		lanes[lane] = true
-	}
 	err := wait.Eventually(ctx, "a SERVER span from every service of the agent lanes", timeout, 500*time.Millisecond, func() error {
 		var missing []string
-		for lane := range lanes {
+		for _, lane := range w.agentLanes {
 			seen := map[string]bool{}
-			for _, sp := range w.Sink.Spans(lane) {
+			for _, sp := range w.Sink.Spans(lane.Name) {
 				if sp.Kind() == ptrace.SpanKindServer {
 					seen[sp.Service] = true
 				}
 			}
 			for _, svc := range native.Services {
 				if !seen[svc] {
-					missing = append(missing, lane+"/"+svc)
+					missing = append(missing, lane.Name+"/"+svc)
 				}
 			}
-			if err := w.Lane(lane).Browse(ctx, http.DefaultClient); err != nil {
+			if err := lane.Browse(ctx, http.DefaultClient); err != nil {
 				return err
 			}
 		}
