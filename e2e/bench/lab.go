@@ -49,31 +49,63 @@ func StartPlain(ctx context.Context, s Setup) (*Lab, error) {
 			return nil, err
 		}
 	}
-	if err := lab.startLane(ctx, "plain", "bin-plain", nil); err != nil {
+	if err := lab.startLane(ctx, "plain", "plain", "bin-plain", nil); err != nil {
 		return nil, errors.Join(err, lab.Close())
 	}
 	return lab, nil
 }
 
-// StartOthers starts the Collector, the otel-auto lane with one agent per service, and the manual lane.
-// It returns once every agent has logged its loaded line and a moment more, as its probes catch requests
-// shortly after that line.
-func (lab *Lab) StartOthers(ctx context.Context, attachTimeout time.Duration) error {
+// StartOthers starts the Collector, the otel-auto lane with one agent per service, and the manual lane,
+// each sending as its compose service does. With alsoHTTP it starts a copy of each, otel-auto-http and
+// manual-http, whose senders speak OTLP/HTTP instead, so that the report shows what the protocol costs.
+// It returns once every agent has logged its loaded line and a moment more, as its probes catch
+// requests shortly after that line.
+func (lab *Lab) StartOthers(ctx context.Context, attachTimeout time.Duration, alsoHTTP bool) error {
 	if err := lab.startCollector(ctx); err != nil {
 		return err
 	}
-	otlp := "http://" + lab.collector.OTLPHTTP
-	if err := lab.startLane(ctx, "otel-auto", "bin-plain", nil); err != nil {
+	senders := []struct{ suffix, protocol string }{{"", ""}} // "": the protocol compose sets
+	if alsoHTTP {
+		senders = append(senders, struct{ suffix, protocol string }{"-http", "http/protobuf"})
+	}
+	for _, s := range senders {
+		if err := lab.startAgentLane(ctx, "otel-auto"+s.suffix, s.protocol, attachTimeout); err != nil {
+			return err
+		}
+	}
+	sleep(ctx, 3*time.Second)
+	for _, s := range senders {
+		sender, err := lab.collector.Sender(lab.compose, "manual-gateway", s.protocol)
+		if err != nil {
+			return err
+		}
+		if err := lab.startLane(ctx, "manual"+s.suffix, "manual", "bin-otelsdk", sender); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// startAgentLane starts lane name, the otel-auto lane's services with one Go auto agent each, their
+// senders speaking protocol ("" for compose's).
+func (lab *Lab) startAgentLane(ctx context.Context, name, protocol string, attachTimeout time.Duration) error {
+	if err := lab.startLane(ctx, name, "otel-auto", "bin-plain", nil); err != nil {
 		return err
 	}
 	auto := &lab.Subjects[len(lab.Subjects)-1]
 	for _, svc := range native.Services {
-		env, err := native.Environment(lab.compose, "otel-auto-"+svc+"-agent", "OTEL_GO_AUTO_TARGET_EXE")
+		agent := "otel-auto-" + svc + "-agent"
+		env, err := native.Environment(lab.compose, agent, "OTEL_GO_AUTO_TARGET_EXE", "OTEL_RESOURCE_ATTRIBUTES",
+			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
+		if err != nil {
+			return err
+		}
+		sender, err := lab.collector.Sender(lab.compose, agent, protocol)
 		if err != nil {
 			return err
 		}
 		a, err := native.StartAgent(ctx, native.AgentSpec{
-			Bin: lab.setup.Agent, Service: svc, Pid: auto.Lane.Procs[svc].Pid(), Lane: "otel-auto", OTLP: otlp, Env: env,
+			Bin: lab.setup.Agent, Service: svc, Pid: auto.Lane.Procs[svc].Pid(), Lane: name, Env: append(env, sender...),
 		}, attachTimeout)
 		if err != nil {
 			return err
@@ -81,17 +113,17 @@ func (lab *Lab) StartOthers(ctx context.Context, attachTimeout time.Duration) er
 		auto.Agents = append(auto.Agents, a)
 		lab.stops = append(lab.stops, a.Kill)
 	}
-	sleep(ctx, 3*time.Second)
-	return lab.startLane(ctx, "manual", "bin-otelsdk", []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp})
+	return nil
 }
 
-// startLane starts lane name from the binaries in bins, with its compose service's environment, the
-// addresses replaced by the native ones.
-func (lab *Lab) startLane(ctx context.Context, name, bins string, extra []string) error {
+// startLane starts lane name from the binaries in bins, with the environment of compose's lane of that
+// name (or of lane), the addresses replaced by the native ones and extra added.
+func (lab *Lab) startLane(ctx context.Context, name, lane, bins string, extra []string) error {
 	envs := map[string][]string{}
 	for _, svc := range native.Services {
-		env, err := native.Environment(lab.compose, name+"-"+svc,
-			"ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL", "OTEL_EXPORTER_OTLP_ENDPOINT")
+		// StartLane sets the addresses, and service.namespace from name; a sender's settings come in extra.
+		env, err := native.Environment(lab.compose, lane+"-"+svc, "ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL",
+			"LANE", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
 		if err != nil {
 			return err
 		}

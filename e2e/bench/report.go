@@ -89,6 +89,10 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 	p("Processor time is the kernel's accounting of each process from the start of the saturation run to the end of the quiet time after it (uprobe traps count to the traced service). ")
 	p("The plain lane's Collector column is the Collector's idle work in the same window (it sends plain nothing): the baseline the other lanes' figures include too. ")
 	p("The load generator runs on the same machine.\n\n")
+	if res.Plan.HTTPSenders {
+		p("The otel-auto and manual lanes send OTLP over gRPC, as compose has them (their exporter retries while the Collector restarts); ")
+		p("otel-auto-http and manual-http are the same lanes sending OTLP/HTTP instead, which compose used before: the difference is what the protocol costs.\n\n")
+	}
 
 	for _, wl := range res.Plan.Workloads {
 		p("## %s: %s\n\n", wl.Name, wl.What)

@@ -109,10 +109,22 @@ func (w *World) start(ctx context.Context, root, dir string, bins Bins, lanes []
 	}
 	w.stops = append(w.stops, func() { shipper.Close() })
 
-	otlp := "http://" + ends.OTLPHTTP
+	// The SDK build and the agents send as their containers do (protocol, timeout), to this Collector.
+	compose, err := native.LoadCompose(ctx, root)
+	if err != nil {
+		return err
+	}
+	sdkSender, err := ends.Sender(compose, "manual-gateway", "")
+	if err != nil {
+		return err
+	}
+	agentSender, err := ends.Sender(compose, "otel-auto-gateway-agent", "")
+	if err != nil {
+		return err
+	}
 	var targets []native.ScrapeTarget
 	for _, spec := range lanes {
-		l, err := startLane(ctx, spec, bins, filepath.Join(dir, spec.Name), otlp, shipper)
+		l, err := startLane(ctx, spec, bins, filepath.Join(dir, spec.Name), sdkSender, shipper)
 		if err != nil {
 			return err
 		}
@@ -126,16 +138,16 @@ func (w *World) start(ctx context.Context, root, dir string, bins Bins, lanes []
 		return err
 	}
 	w.stops = append(w.stops, func() { w.Prometheus.Kill() })
-	return w.attachAgents(ctx, bins.Agent, lanes, otlp, attachTimeout)
+	return w.attachAgents(ctx, bins.Agent, lanes, agentSender, attachTimeout)
 }
 
 // startLane starts one lane, its services' stdout shipped to the Collector as containers named
-// <lane>-<service>, like compose's.
-func startLane(ctx context.Context, spec LaneSpec, bins Bins, dir, otlp string, shipper *native.LogShipper) (*native.Lane, error) {
+// <lane>-<service>, like compose's; an SDK lane exports with sender's settings.
+func startLane(ctx context.Context, spec LaneSpec, bins Bins, dir string, sender []string, shipper *native.LogShipper) (*native.Lane, error) {
 	build, env := bins.Plain, spec.Env
 	if spec.By == SDK {
 		build = bins.SDK
-		env = slices.Concat(env, []string{"OTEL_EXPORTER_OTLP_ENDPOINT=" + otlp, "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", exportEvery})
+		env = slices.Concat(env, sender, []string{exportEvery})
 	}
 	return native.StartLane(ctx, native.LaneSpec{
 		Name: spec.Name, Bins: build, Dir: dir,
@@ -145,8 +157,9 @@ func startLane(ctx context.Context, spec LaneSpec, bins Bins, dir, otlp string, 
 }
 
 // attachAgents starts one Go auto agent per service of every agent lane, all at once, each targeting
-// its process by PID: the same binary runs in several lanes, so a path would be ambiguous.
-func (w *World) attachAgents(ctx context.Context, bin string, lanes []LaneSpec, otlp string, timeout time.Duration) error {
+// its process by PID (the same binary runs in several lanes, so a path would be ambiguous), and
+// exporting with sender's settings.
+func (w *World) attachAgents(ctx context.Context, bin string, lanes []LaneSpec, sender []string, timeout time.Duration) error {
 	var mu sync.Mutex
 	var started sync.WaitGroup
 	var errs []error
@@ -159,14 +172,13 @@ func (w *World) attachAgents(ctx context.Context, bin string, lanes []LaneSpec, 
 		for _, svc := range native.Services {
 			started.Go(func() {
 				a, err := native.StartAgent(ctx, native.AgentSpec{
-					Bin: bin, Service: svc, Pid: w.Lanes[i].Procs[svc].Pid(), Lane: spec.Name, OTLP: otlp,
-					Env: []string{
-						"OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf",
+					Bin: bin, Service: svc, Pid: w.Lanes[i].Procs[svc].Pid(), Lane: spec.Name,
+					Env: slices.Concat(sender, []string{
 						exportEvery,
 						"OTEL_PROPAGATORS=tracecontext,baggage",
 						"OTEL_GO_AUTO_INCLUDE_DB_STATEMENT=true", // db.query.text, as compose sets it
 						"OTEL_GO_AUTO_PARSE_DB_STATEMENT=true",   // db.operation.name and db.collection.name
-					},
+					}),
 				}, timeout)
 				mu.Lock()
 				defer mu.Unlock()

@@ -31,8 +31,7 @@ type AgentSpec struct {
 	Service string   // the shop service it instruments
 	Pid     int      // the process it attaches to
 	Lane    string   // service.namespace of its spans
-	OTLP    string   // base URL of the Collector's OTLP/HTTP receiver
-	Env     []string // besides this process's environment and what StartAgent sets
+	Env     []string // besides this process's environment and what StartAgent sets: the exporter's settings
 }
 
 // StartAgent starts the agent and returns once it has logged its loaded line. An agent that exits first
@@ -42,7 +41,6 @@ func StartAgent(ctx context.Context, spec AgentSpec, timeout time.Duration) (*Ag
 		fmt.Sprintf("OTEL_GO_AUTO_TARGET_PID=%d", spec.Pid), // a path would be ambiguous: lanes run the same build
 		"OTEL_SERVICE_NAME="+spec.Service,
 		"OTEL_RESOURCE_ATTRIBUTES=service.namespace="+spec.Lane,
-		"OTEL_EXPORTER_OTLP_ENDPOINT="+spec.OTLP,
 	)
 	started := time.Now()
 	p, err := proc.Start(proc.Command{Path: spec.Bin, Env: env})

@@ -13,8 +13,11 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
+
+	"github.com/compose-spec/compose-go/v2/types"
 
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/proc"
@@ -55,6 +58,42 @@ func (e Endpoints) Environ() ([]string, error) {
 		"TEMPO_ENDPOINT="+e.Tempo, "LOKI_OTLP_ENDPOINT="+e.Loki, "PROMETHEUS_WRITE_ENDPOINT="+e.PromWrite,
 		"QUEUE_DIR="+e.QueueDir, "PRW_WAL_DIR="+e.WALDir,
 	), nil
+}
+
+// Sender is the OTLP exporter settings (OTEL_EXPORTER_OTLP_*) that compose gives service, as NAME=value
+// lines, the endpoint pointed at this Collector's receiver for the protocol the service speaks: a native
+// process started with them sends as the service's container does. protocol, when not "", replaces the
+// one compose sets, to measure what another would do.
+func (e Endpoints) Sender(compose *types.Project, service, protocol string) ([]string, error) {
+	svc, ok := compose.Services[service]
+	if !ok {
+		return nil, fmt.Errorf("docker-compose.yml has no service %q", service)
+	}
+	if protocol == "" {
+		if p := svc.Environment["OTEL_EXPORTER_OTLP_PROTOCOL"]; p != nil {
+			protocol = *p
+		}
+	}
+	var endpoint string
+	switch protocol {
+	case "grpc":
+		endpoint = "http://" + e.OTLPGRPC
+	case "http/protobuf":
+		endpoint = "http://" + e.OTLPHTTP
+	default:
+		return nil, fmt.Errorf("%s: OTEL_EXPORTER_OTLP_PROTOCOL=%q: want grpc or http/protobuf", service, protocol)
+	}
+	var env []string
+	for name, value := range svc.Environment {
+		switch {
+		case value == nil, !strings.HasPrefix(name, "OTEL_EXPORTER_OTLP_"):
+		case name == "OTEL_EXPORTER_OTLP_ENDPOINT", name == "OTEL_EXPORTER_OTLP_PROTOCOL":
+		default:
+			env = append(env, name+"="+*value)
+		}
+	}
+	slices.Sort(env)
+	return append(env, "OTEL_EXPORTER_OTLP_PROTOCOL="+protocol, "OTEL_EXPORTER_OTLP_ENDPOINT="+endpoint), nil
 }
 
 // Collector is how to run one Collector. Every Start uses the same binary, config and endpoints, so a

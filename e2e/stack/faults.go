@@ -27,7 +27,7 @@ func (c collectorCrash) String() string {
 	}
 	return fmt.Sprintf("Collector crashed: 11 bytes on its fluent forward port (%s, contrib#48519) killed it (%s);\n"+
 		"  the engine restarted it %.1f s later (restart: unless-stopped). It acknowledged nothing it had not\n"+
-		"  written to its queues on disk, so this costs what the restart above costs: the same budget.",
+		"  written to its queues on disk, and the senders retried until it was back: the same budget, none.",
 		c.port, c.fatal, c.restarted.Seconds())
 }
 
