@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -125,6 +126,34 @@ func TestEveryPulledImageIsPinned(t *testing.T) {
 func TestCollectorImageIsTheContribDistribution(t *testing.T) {
 	if image := mustLoad(t).Services["otel-collector"].Image; !strings.HasPrefix(image, "otel/opentelemetry-collector-contrib:") {
 		t.Errorf("the Collector image %q is not the contrib distribution collector/builder-config.yaml mirrors", image)
+	}
+}
+
+// The Go auto agents and the SDK build send OTLP over gRPC to the Collector's gRPC port, with an export
+// timeout that outlasts a Collector restart: their OTLP/HTTP exporter drops a batch it cannot connect for,
+// the gRPC one retries it (e2e/pipeline's sender test shows both). Beyla exports with its own exporter,
+// which has not been measured across a Collector restart here, and keeps its OTLP/HTTP.
+func TestSendersRetryWhileTheCollectorRestarts(t *testing.T) {
+	senders := 0
+	for name, p := range loadAll(t) {
+		for _, s := range p.Services {
+			if !strings.HasPrefix(s.Name, "manual-") && !(strings.HasPrefix(s.Name, "otel-auto-") && strings.HasSuffix(s.Name, "-agent")) {
+				continue
+			}
+			senders++
+			env := func(k string) string { return value(s.Environment[k]) }
+			if env("OTEL_EXPORTER_OTLP_PROTOCOL") != "grpc" || env("OTEL_EXPORTER_OTLP_ENDPOINT") != "http://otel-collector:4317" {
+				t.Errorf("%s: %s sends %s to %s; want grpc to http://otel-collector:4317", name, s.Name,
+					env("OTEL_EXPORTER_OTLP_PROTOCOL"), env("OTEL_EXPORTER_OTLP_ENDPOINT"))
+			}
+			if ms, err := strconv.Atoi(env("OTEL_EXPORTER_OTLP_TIMEOUT")); err != nil || ms < 20000 {
+				t.Errorf("%s: %s: OTEL_EXPORTER_OTLP_TIMEOUT=%q; want at least 20000 ms, to retry through a Collector restart",
+					name, s.Name, env("OTEL_EXPORTER_OTLP_TIMEOUT"))
+			}
+		}
+	}
+	if senders == 0 {
+		t.Error("no sender found to check")
 	}
 }
 

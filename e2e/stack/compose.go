@@ -11,6 +11,7 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/zerocodelab/lab/e2e/report"
 )
@@ -125,6 +126,19 @@ func (p *Project) RestartCount(ctx context.Context, service string) (int, error)
 		return 0, err
 	}
 	return strconv.Atoi(strings.TrimSpace(out))
+}
+
+// StartedAt is when the engine last started a service's container.
+func (p *Project) StartedAt(ctx context.Context, service string) (time.Time, error) {
+	id, err := p.Compose(ctx, "ps", "-q", service)
+	if err != nil {
+		return time.Time{}, err
+	}
+	out, err := p.Docker(ctx, "inspect", "-f", "{{.State.StartedAt}}", strings.TrimSpace(id))
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339Nano, strings.TrimSpace(out))
 }
 
 // Logs is what a service's containers wrote, as "docker compose logs" shows it.

@@ -2,6 +2,7 @@ package stack
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"strings"
@@ -99,4 +100,41 @@ func drainLine(took time.Duration, err error) string {
 		return fmt.Sprintf("  %.0f s after Tempo started again some were still queued (%v); the table counts what arrived in the end.", took.Seconds(), err)
 	}
 	return fmt.Sprintf("  All of them had arrived %.0f s after Tempo started again (the exporter retries with a backoff of up to 30 s).", took.Seconds())
+}
+
+// reattachSteps says when each step of a Go auto agent's return after its target service was killed
+// happened, counted from the kill: the engine starting the service's container and the agent's again,
+// then the agent's first log line, finding its process and loading its probes.
+func reattachSteps(ctx context.Context, run *Run, service, agent string, killed time.Time) (string, error) {
+	since := func(t time.Time) string { return fmt.Sprintf("+%.1f s", t.Sub(killed).Seconds()) }
+	var steps []string
+	for _, s := range []struct{ service, what string }{{service, "the service started"}, {agent, "its agent's container started"}} {
+		at, err := run.StartedAt(ctx, s.service)
+		if err != nil {
+			return "", err
+		}
+		steps = append(steps, since(at)+" "+s.what)
+	}
+	logs, err := run.Logs(ctx, agent)
+	if err != nil {
+		return "", err
+	}
+	first := true
+	for line := range strings.Lines(logs) {
+		var l struct {
+			Time time.Time `json:"time"`
+			Msg  string    `json:"msg"`
+		}
+		if json.Unmarshal([]byte(line), &l) != nil || l.Time.Before(killed) {
+			continue
+		}
+		switch {
+		case first:
+			steps = append(steps, fmt.Sprintf("%s its first line (%q)", since(l.Time), l.Msg))
+			first = false
+		case strings.HasPrefix(l.Msg, "process found"), strings.HasPrefix(l.Msg, "instrumentation loaded"):
+			steps = append(steps, fmt.Sprintf("%s %q", since(l.Time), l.Msg))
+		}
+	}
+	return strings.Join(steps, ", "), nil
 }

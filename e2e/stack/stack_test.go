@@ -602,6 +602,10 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		reattach := time.Since(killed)
+		steps, err := reattachSteps(ctx, run, "otel-auto-gateway", "otel-auto-gateway-agent", killed)
+		if err != nil {
+			t.Error(err)
+		}
 		// The agent logs that it loaded a moment before its probes catch requests: the phase, and its
 		// budget, run until attachGrace after the line.
 		time.Sleep(attachGrace)
@@ -672,6 +676,7 @@ func TestComposeStack(t *testing.T) {
 				false: "  (the engine had restarted the sidecar before its target ran again, so joining the target's PID\n" +
 					"  namespace failed and the engine gave up on it: make lane-on LANE=otel-auto started it, as the README says);",
 			}[restartedByEngine],
+			"  From the kill: " + steps + ".",
 			fmt.Sprintf("  %d otel-auto checkouts were answered in between, or up to %s after its \"instrumentation loaded\" line.", beforeReattach, attachGrace),
 			"  They may have no span: the agent sees only requests made after it attaches (it polls for its target every 2 s,",
 			"  then reads the binary's DWARF), and its probes catch requests a moment after that line. The budget is those.",
