@@ -176,9 +176,16 @@ func TestAutoAgentSidecars(t *testing.T) {
 			if agent.Pid != "service:"+target.Name {
 				t.Errorf("%s: %s pid = %q; want service:%s", name, agent.Name, agent.Pid, target.Name)
 			}
-			// The image puts the binary of SERVICE at /app/<SERVICE> (services/Dockerfile).
-			if exe := value(agent.Environment["OTEL_GO_AUTO_TARGET_EXE"]); exe != "/app/"+value(target.Build.Args["SERVICE"]) {
-				t.Errorf("%s: %s targets %q; want /app/%s", name, agent.Name, exe, svc)
+			// The agent targets PID 1 of the namespace it shares: the service, when nothing runs before it
+			// (no init process, no entrypoint but the image's).
+			if pid := value(agent.Environment["OTEL_GO_AUTO_TARGET_PID"]); pid != "1" {
+				t.Errorf("%s: %s targets PID %q; want 1, its target's main process", name, agent.Name, pid)
+			}
+			if exe := value(agent.Environment["OTEL_GO_AUTO_TARGET_EXE"]); exe != "" {
+				t.Errorf("%s: %s also targets %q: OTEL_GO_AUTO_TARGET_PID would win, and the path would mislead", name, agent.Name, exe)
+			}
+			if (target.Init != nil && *target.Init) || target.Entrypoint != nil || target.Command != nil {
+				t.Errorf("%s: %s runs an init or another command first: its service is not PID 1", name, target.Name)
 			}
 			if value(agent.Environment["OTEL_GO_AUTO_INCLUDE_DB_STATEMENT"]) != "true" {
 				t.Errorf("%s: %s leaves the SQL statement off its database/sql spans", name, agent.Name)
@@ -199,8 +206,8 @@ func TestAutoAgentSidecars(t *testing.T) {
 			}
 		}
 	}
-	if !strings.Contains(readFile(t, "services/Dockerfile"), "-o /out/app/${SERVICE}") {
-		t.Error("services/Dockerfile no longer puts the binary at /app/${SERVICE}: the sidecars' target paths are wrong")
+	if !strings.Contains(readFile(t, "services/Dockerfile"), `ENTRYPOINT ["/app/service"]`) {
+		t.Error(`services/Dockerfile's entrypoint is no longer the service itself: the sidecars' target, PID 1, is something else`)
 	}
 }
 

@@ -95,7 +95,7 @@ func (lab *Lab) startAgentLane(ctx context.Context, name, protocol string, attac
 	auto := &lab.Subjects[len(lab.Subjects)-1]
 	for _, svc := range native.Services {
 		agent := "otel-auto-" + svc + "-agent"
-		env, err := native.Environment(lab.compose, agent, "OTEL_GO_AUTO_TARGET_EXE", "OTEL_RESOURCE_ATTRIBUTES",
+		env, err := native.Environment(lab.compose, agent, "OTEL_GO_AUTO_TARGET_PID", "OTEL_RESOURCE_ATTRIBUTES",
 			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
 		if err != nil {
 			return err

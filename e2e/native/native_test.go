@@ -100,7 +100,7 @@ func TestEnvironmentIsTheComposeServices(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	env, err := native.Environment(p, "otel-auto-catalog-agent", "OTEL_GO_AUTO_TARGET_EXE")
+	env, err := native.Environment(p, "otel-auto-catalog-agent", "OTEL_GO_AUTO_TARGET_PID")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,7 +110,7 @@ func TestEnvironmentIsTheComposeServices(t *testing.T) {
 			t.Errorf("otel-auto-catalog-agent's environment lacks %s:\n%s", want, joined)
 		}
 	}
-	if strings.Contains(joined, "OTEL_GO_AUTO_TARGET_EXE") {
+	if strings.Contains(joined, "OTEL_GO_AUTO_TARGET_PID") {
 		t.Errorf("a dropped variable is still there:\n%s", joined)
 	}
 	if _, err := native.Environment(p, "no-such-service"); err == nil {

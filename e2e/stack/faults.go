@@ -138,3 +138,32 @@ func reattachSteps(ctx context.Context, run *Run, service, agent string, killed 
 	}
 	return strings.Join(steps, ", "), nil
 }
+
+// exportErrors are the lines of each sender's log (a Go auto agent's, or an SDK service's: the SDK's
+// default error handler writes to stderr) that report an export that failed, by service, with the last
+// of them; senders without any are left out. A retried export logs nothing; one given up on does.
+func exportErrors(ctx context.Context, run *Run, services []string) ([]string, error) {
+	var out []string
+	for _, svc := range services {
+		logs, err := run.Logs(ctx, svc)
+		if err != nil {
+			return nil, err
+		}
+		var n int
+		var last string
+		for line := range strings.Lines(logs) {
+			l := strings.ToLower(line)
+			if strings.Contains(l, "export") && (strings.Contains(l, "error") || strings.Contains(l, "fail") || strings.Contains(l, "drop")) {
+				n++
+				last = strings.TrimSpace(line)
+			}
+		}
+		if len(last) > 300 {
+			last = last[:300] + "..."
+		}
+		if n > 0 {
+			out = append(out, fmt.Sprintf("%s: %d, the last: %s", svc, n, last))
+		}
+	}
+	return out, nil
+}
