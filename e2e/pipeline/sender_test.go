@@ -25,7 +25,7 @@ const collectorAway = 8 * time.Second
 // cannot deliver at once: the test shows that it loses spans, which is why compose does not use it.
 func TestSenderLosesNothingWhileTheCollectorIsAway(t *testing.T) {
 	if testing.Short() {
-		t.Skip("builds the shop and restarts a Collector: about 40 s")
+		t.Skip("builds the shop and restarts a Collector twice: about a minute")
 	}
 	root := filepath.Join("..", "..")
 	bins := t.TempDir()
