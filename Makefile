@@ -145,7 +145,7 @@ bench-lanes: collector agent ## every lane on this kernel: throughput, latency, 
 bench-smoke: collector agent ## one short round of bench-lanes, so that the harness keeps working (root, Linux; CI)
 	@[ "$$(id -u)" = 0 ] || { echo "make bench-smoke attaches eBPF agents to the shop and needs root: sudo make bench-smoke"; exit 1; }
 	$(TELEMETRYGEN)
-	$(BENCH) -out $(CURDIR)/build/bench-smoke.md -rounds 1 -duration 1s -rates 0.1 -capacity 2000,4000 -http-senders=false
+	$(BENCH) -out $(CURDIR)/build/bench-smoke.md -rounds 1 -duration 1s -rates 0.1 -capacity 2000,4000
 
 fuzz: ## fuzz the checkout decoding for 2 minutes
 	cd services && $(GO) test -run '^$$' -fuzz FuzzDecodeCheckout -fuzztime 2m ./internal/gateway

@@ -88,6 +88,9 @@ func (e Endpoints) Sender(compose *types.Project, service, protocol string) ([]s
 		switch {
 		case value == nil, !strings.HasPrefix(name, "OTEL_EXPORTER_OTLP_"):
 		case name == "OTEL_EXPORTER_OTLP_ENDPOINT", name == "OTEL_EXPORTER_OTLP_PROTOCOL":
+		case strings.HasPrefix(name, "OTEL_EXPORTER_OTLP_TRACES_"):
+			// It would beat the general settings this function points at the native Collector.
+			return nil, fmt.Errorf("%s: %s: a native run sets only the general OTEL_EXPORTER_OTLP_* settings", service, name)
 		default:
 			env = append(env, name+"="+*value)
 		}

@@ -5,17 +5,50 @@ import (
 	"fmt"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/zerocodelab/lab/e2e/native"
+	"github.com/zerocodelab/lab/e2e/pipeline"
 	"github.com/zerocodelab/lab/e2e/stack"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
+// Sender gives a native process the exporter settings of a compose service, pointed at this Collector's
+// receiver for the protocol: the compose file's own, or the one asked for.
+func TestSenderIsTheComposeServicesExporter(t *testing.T) {
+	compose, err := native.LoadCompose(context.Background(), filepath.Join("..", ".."))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ends := pipeline.Endpoints{OTLPGRPC: "127.0.0.1:1111", OTLPHTTP: "127.0.0.1:2222"}
+	for _, tc := range []struct {
+		service, protocol string
+		want              []string
+	}{
+		{"manual-gateway", "", []string{"OTEL_EXPORTER_OTLP_TIMEOUT=30000", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:1111"}},
+		{"otel-auto-orders-agent", "", []string{"OTEL_EXPORTER_OTLP_TIMEOUT=30000", "OTEL_EXPORTER_OTLP_PROTOCOL=grpc", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:1111"}},
+		{"manual-gateway", "http/protobuf", []string{"OTEL_EXPORTER_OTLP_TIMEOUT=30000", "OTEL_EXPORTER_OTLP_PROTOCOL=http/protobuf", "OTEL_EXPORTER_OTLP_ENDPOINT=http://127.0.0.1:2222"}},
+	} {
+		got, err := ends.Sender(compose, tc.service, tc.protocol)
+		if err != nil {
+			t.Errorf("%s %q: %v", tc.service, tc.protocol, err)
+		} else if !slices.Equal(got, tc.want) {
+			t.Errorf("%s %q:\n got %q\nwant %q", tc.service, tc.protocol, got, tc.want)
+		}
+	}
+	for _, bad := range []struct{ service, protocol string }{{"manual-gateway", "http/json"}, {"plain-gateway", ""}, {"no-such-service", ""}} {
+		if env, err := ends.Sender(compose, bad.service, bad.protocol); err == nil {
+			t.Errorf("%s %q: %q, no error", bad.service, bad.protocol, env)
+		}
+	}
+}
+
 // How long the Collector is away in the sender tests: longer than the senders' batch delay (5 s, compose's
-// default), so that a batch falls in the gap whatever the timing, and well within the 30 s export timeout
-// (OTEL_EXPORTER_OTLP_TIMEOUT in compose) that the gRPC exporter's retries, 5 s apart and growing, cover.
+// default), so that a batch falls in the gap whatever the timing, and shorter than what the gRPC
+// exporter's retries surely cover within its 30 s export timeout (OTEL_EXPORTER_OTLP_TIMEOUT in compose):
+// they come 5 s apart and more, jittered by half, so the last one may come 18 s after the first failure.
 const collectorAway = 8 * time.Second
 
 // The SDK build, set up as compose sets up the manual lane (OTLP protocol, timeout, batch delay), keeps
@@ -78,8 +111,8 @@ func senderAcrossRestart(t *testing.T, root, bins, protocol string) (lost, answe
 	}
 	env := map[string][]string{}
 	for _, svc := range native.Services {
-		e, err := native.Environment(compose, "manual-"+svc,
-			"ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL")
+		e, err := native.Environment(compose, "manual-"+svc, "ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL",
+			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,9 +132,10 @@ func senderAcrossRestart(t *testing.T, root, bins, protocol string) (lost, answe
 	go func() { tracker.Run(loadCtx, 250*time.Millisecond); close(done) }()
 	tracker.Phase("before")
 	time.Sleep(3 * time.Second)
-	// The batch due next holds the spans of the seconds before the kill: they belong to the gap too.
+	// The batch due when the Collector is killed holds the spans of up to a batch delay (5 s) before: the
+	// gap begins earlier than that, so that they count to it.
 	tracker.Phase("away")
-	time.Sleep(5 * time.Second)
+	time.Sleep(7 * time.Second)
 	if err := collector.Kill(); err != nil {
 		t.Fatal(err)
 	}

@@ -128,9 +128,9 @@ func (p *Project) RestartCount(ctx context.Context, service string) (int, error)
 	return strconv.Atoi(strings.TrimSpace(out))
 }
 
-// StartedAt is when the engine last started a service's container.
+// StartedAt is when the engine last started a service's container, running or not.
 func (p *Project) StartedAt(ctx context.Context, service string) (time.Time, error) {
-	id, err := p.Compose(ctx, "ps", "-q", service)
+	id, err := p.Compose(ctx, "ps", "--all", "-q", service)
 	if err != nil {
 		return time.Time{}, err
 	}

@@ -153,7 +153,9 @@ func exportErrors(ctx context.Context, run *Run, services []string) ([]string, e
 		var last string
 		for line := range strings.Lines(logs) {
 			l := strings.ToLower(line)
-			if strings.Contains(l, "export") && (strings.Contains(l, "error") || strings.Contains(l, "fail") || strings.Contains(l, "drop")) {
+			failed := strings.Contains(l, "error") || strings.Contains(l, "fail") || strings.Contains(l, "drop") ||
+				strings.Contains(l, "refused") || strings.Contains(l, "deadline")
+			if strings.Contains(l, "export") && failed {
 				n++
 				last = strings.TrimSpace(line)
 			}

@@ -49,7 +49,7 @@ func run(logger *slog.Logger) error {
 	workloads := flag.String("workloads", "read,checkout", "workloads to run: "+workloadNames())
 	capacity := flag.String("capacity", "4000,8000,16000,32000,64000", "spans a second telemetrygen sends the Collector, rising until loss (\"\" skips it)")
 	telemetrygen := flag.String("telemetrygen", "", "telemetrygen's binary (default: <root>/build/tools/telemetrygen, which make bench installs)")
-	httpSenders := flag.Bool("http-senders", true, "also run otel-auto-http and manual-http, whose senders speak OTLP/HTTP instead of compose's gRPC")
+	httpSenders := flag.Bool("http-senders", false, "also run otel-auto-http and manual-http, whose senders speak OTLP/HTTP instead of compose's gRPC")
 	flag.Parse()
 
 	plan := bench.Plan{Rounds: *rounds, AttachTimeout: 3 * time.Minute, HTTPSenders: *httpSenders, Progress: os.Stderr}
