@@ -95,8 +95,7 @@ func (lab *Lab) startAgentLane(ctx context.Context, name, protocol string, attac
 	auto := &lab.Subjects[len(lab.Subjects)-1]
 	for _, svc := range native.Services {
 		agent := "otel-auto-" + svc + "-agent"
-		env, err := native.Environment(lab.compose, agent, "OTEL_GO_AUTO_TARGET_PID", "OTEL_RESOURCE_ATTRIBUTES",
-			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
+		env, err := native.Environment(lab.compose, agent, "OTEL_GO_AUTO_TARGET_PID", "OTEL_RESOURCE_ATTRIBUTES", native.ExporterVars)
 		if err != nil {
 			return err
 		}
@@ -123,7 +122,7 @@ func (lab *Lab) startLane(ctx context.Context, name, lane, bins string, extra []
 	for _, svc := range native.Services {
 		// StartLane sets the addresses, and service.namespace from name; a sender's settings come in extra.
 		env, err := native.Environment(lab.compose, lane+"-"+svc, "ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL",
-			"LANE", "OTEL_RESOURCE_ATTRIBUTES", "OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
+			"LANE", "OTEL_RESOURCE_ATTRIBUTES", native.ExporterVars)
 		if err != nil {
 			return err
 		}

@@ -6,6 +6,7 @@ import (
 	"maps"
 	"path/filepath"
 	"slices"
+	"strings"
 
 	"github.com/compose-spec/compose-go/v2/dotenv"
 	"github.com/compose-spec/compose-go/v2/loader"
@@ -70,18 +71,29 @@ func Pinned(root, name string) (string, error) {
 }
 
 // Environment is a compose service's environment as NAME=value lines, less the variables named in
-// drop: those a native run sets itself (addresses, targets).
+// drop: those a native run sets itself (addresses, targets). A name ending in * drops every variable
+// it begins, like OTEL_EXPORTER_OTLP_* for the exporter settings a native run points elsewhere.
 func Environment(p *types.Project, service string, drop ...string) ([]string, error) {
 	svc, ok := p.Services[service]
 	if !ok {
 		return nil, fmt.Errorf("docker-compose.yml has no service %q", service)
 	}
+	dropped := func(name string) bool {
+		return slices.ContainsFunc(drop, func(d string) bool {
+			prefix, isPrefix := strings.CutSuffix(d, "*")
+			return name == d || isPrefix && strings.HasPrefix(name, prefix)
+		})
+	}
 	var env []string
 	for name, value := range svc.Environment {
-		if value == nil || slices.Contains(drop, name) {
+		if value == nil || dropped(name) {
 			continue
 		}
 		env = append(env, name+"="+*value)
 	}
 	return env, nil
 }
+
+// ExporterVars names, for Environment's drop, the OTLP exporter settings that pipeline.Endpoints.Sender
+// gives a native process instead.
+const ExporterVars = "OTEL_EXPORTER_OTLP_*"

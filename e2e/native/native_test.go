@@ -113,6 +113,15 @@ func TestEnvironmentIsTheComposeServices(t *testing.T) {
 	if strings.Contains(joined, "OTEL_GO_AUTO_TARGET_PID") {
 		t.Errorf("a dropped variable is still there:\n%s", joined)
 	}
+	// A name ending in * drops every variable it begins.
+	env, err = native.Environment(p, "manual-gateway", native.ExporterVars)
+	if err != nil {
+		t.Fatal(err)
+	}
+	joined = strings.Join(env, "\n")
+	if strings.Contains(joined, "OTEL_EXPORTER_OTLP_") || !strings.Contains(joined, "OTEL_SERVICE_NAME=gateway") {
+		t.Errorf("manual-gateway's environment less %s:\n%s", native.ExporterVars, joined)
+	}
 	if _, err := native.Environment(p, "no-such-service"); err == nil {
 		t.Error("an unknown service is not an error")
 	}

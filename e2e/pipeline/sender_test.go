@@ -111,8 +111,7 @@ func senderAcrossRestart(t *testing.T, root, bins, protocol string) (lost, answe
 	}
 	env := map[string][]string{}
 	for _, svc := range native.Services {
-		e, err := native.Environment(compose, "manual-"+svc, "ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL",
-			"OTEL_EXPORTER_OTLP_ENDPOINT", "OTEL_EXPORTER_OTLP_PROTOCOL", "OTEL_EXPORTER_OTLP_TIMEOUT")
+		e, err := native.Environment(compose, "manual-"+svc, "ADDR", "DATA_DIR", "CATALOG_URL", "INVENTORY_URL", "ORDERS_URL", native.ExporterVars)
 		if err != nil {
 			t.Fatal(err)
 		}

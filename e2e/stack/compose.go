@@ -104,41 +104,39 @@ func (p *Project) HostAddr(ctx context.Context, service string, port int) (strin
 
 // PID is the host PID of the main process of a service's container.
 func (p *Project) PID(ctx context.Context, service string) (int, error) {
-	id, err := p.Compose(ctx, "ps", "-q", service)
+	out, err := p.inspect(ctx, service, "{{.State.Pid}}")
 	if err != nil {
 		return 0, err
 	}
-	out, err := p.Docker(ctx, "inspect", "-f", "{{.State.Pid}}", strings.TrimSpace(id))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(out))
+	return strconv.Atoi(out)
 }
 
 // RestartCount is how many times the engine has restarted a service's container after it exited.
 func (p *Project) RestartCount(ctx context.Context, service string) (int, error) {
-	id, err := p.Compose(ctx, "ps", "-q", service)
+	out, err := p.inspect(ctx, service, "{{.RestartCount}}")
 	if err != nil {
 		return 0, err
 	}
-	out, err := p.Docker(ctx, "inspect", "-f", "{{.RestartCount}}", strings.TrimSpace(id))
-	if err != nil {
-		return 0, err
-	}
-	return strconv.Atoi(strings.TrimSpace(out))
+	return strconv.Atoi(out)
 }
 
 // StartedAt is when the engine last started a service's container, running or not.
 func (p *Project) StartedAt(ctx context.Context, service string) (time.Time, error) {
+	out, err := p.inspect(ctx, service, "{{.State.StartedAt}}")
+	if err != nil {
+		return time.Time{}, err
+	}
+	return time.Parse(time.RFC3339Nano, out)
+}
+
+// inspect is one field of a service's container as docker inspect's format gives it, running or not.
+func (p *Project) inspect(ctx context.Context, service, format string) (string, error) {
 	id, err := p.Compose(ctx, "ps", "--all", "-q", service)
 	if err != nil {
-		return time.Time{}, err
+		return "", err
 	}
-	out, err := p.Docker(ctx, "inspect", "-f", "{{.State.StartedAt}}", strings.TrimSpace(id))
-	if err != nil {
-		return time.Time{}, err
-	}
-	return time.Parse(time.RFC3339Nano, strings.TrimSpace(out))
+	out, err := p.Docker(ctx, "inspect", "-f", format, strings.TrimSpace(id))
+	return strings.TrimSpace(out), err
 }
 
 // Logs is what a service's containers wrote, as "docker compose logs" shows it.

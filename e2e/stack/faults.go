@@ -169,3 +169,20 @@ func exportErrors(ctx context.Context, run *Run, services []string) ([]string, e
 	}
 	return out, nil
 }
+
+// waitDelivered waits until every answered checkout that sent returns has its gateway span at the trace
+// backend, asking every poll; it gives up after timeout, saying what is still missing.
+func waitDelivered(ctx context.Context, run *Run, what string, timeout, poll time.Duration, sent func() []Sent) error {
+	return wait.Eventually(ctx, what, timeout, poll, func() error {
+		received, err := run.Spans()
+		if err != nil {
+			return err
+		}
+		for _, l := range Losses(sent(), received) {
+			if l.Lost() > 0 {
+				return fmt.Errorf("%s: %d of %d not received yet", l.Lane, l.Lost(), l.Answered)
+			}
+		}
+		return nil
+	})
+}
