@@ -619,7 +619,6 @@ func TestComposeStack(t *testing.T) {
 		stopLoad()
 		<-done
 
-		// The otel-auto checkouts answered between the kill and the agent's new attachment (and its grace).
 		// The otel-auto checkouts whose spans the kill may take: those the agent held in its batch when it
 		// was killed with its target (up to one batch delay before the kill), and those answered before the
 		// new agent attached (and its grace).
@@ -683,7 +682,7 @@ func TestComposeStack(t *testing.T) {
 			fmt.Sprintf("Collector restarted: the Collector refused %v spans (otelcol_receiver_refused_spans). While it is down", refused),
 			"  the senders (the SDK build and the Go auto agent, OTLP over gRPC) cannot connect: its name does not resolve,",
 			"  or the connection is refused. gRPC calls that Unavailable, which the exporter retries, 5 s apart and more,",
-			"  for up to the export timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 30 s): the batch arrives once the Collector is back.",
+			"  jittered, within the export timeout (OTEL_EXPORTER_OTLP_TIMEOUT, 30 s): a Collector back within about 15 s gets the batch.",
 			"  Budget: none.",
 			crash.String(),
 			map[bool]string{true: "  Its delayed batch had arrived before the next fault began.",
