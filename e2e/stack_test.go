@@ -26,10 +26,24 @@ func otelcol(t *testing.T) string {
 	return path
 }
 
+// collectorConfigs are the Collector's configurations: the one Collector of the default stack, and the
+// two tiers of tail sampling (docker-compose.sampling.yml): config.yaml with two-tier.yaml laid over it,
+// and the samplers.
+var collectorConfigs = [][]string{
+	{"collector/config.yaml"},
+	{"collector/config.yaml", "collector/two-tier.yaml"},
+	{"collector/sampler.yaml"},
+}
+
 func TestCollectorConfigValidates(t *testing.T) {
-	out, err := exec.Command(otelcol(t), "validate", "--config", filepath.Join(root, "collector", "config.yaml")).CombinedOutput()
-	if err != nil {
-		t.Fatalf("otelcol validate collector/config.yaml: %v\n%s", err, out)
+	for _, files := range collectorConfigs {
+		args := []string{"validate"}
+		for _, f := range files {
+			args = append(args, "--config", filepath.Join(root, f))
+		}
+		if out, err := exec.Command(otelcol(t), args...).CombinedOutput(); err != nil {
+			t.Errorf("otelcol validate %v: %v\n%s", files, err, out)
+		}
 	}
 }
 
@@ -61,25 +75,27 @@ func TestCollectorBuildMatchesManifestAndConfig(t *testing.T) {
 		t.Errorf("the built Collector says version %v; .env pins %s", bi["version"], version)
 	}
 
-	var cfg map[string]map[string]any
-	if err := yaml.Unmarshal([]byte(readFile(t, "collector/config.yaml")), &cfg); err != nil {
-		t.Fatal(err)
-	}
 	used := map[string]bool{}
-	for _, kind := range []string{"receivers", "processors", "exporters", "connectors", "extensions"} {
-		for id := range cfg[kind] {
-			typ, _, _ := strings.Cut(id, "/")
-			used[typ] = true
+	for _, file := range slices.Concat(collectorConfigs...) { // config.yaml twice does no harm
+		var cfg map[string]map[string]any
+		if err := yaml.Unmarshal([]byte(readFile(t, file)), &cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, kind := range []string{"receivers", "processors", "exporters", "connectors", "extensions"} {
+			for id := range cfg[kind] {
+				typ, _, _ := strings.Cut(id, "/")
+				used[typ] = true
+			}
 		}
 	}
 	for name := range built {
 		if !used[name] {
-			t.Errorf("the manifest builds %s, which the config does not use", name)
+			t.Errorf("the manifest builds %s, which no config uses", name)
 		}
 	}
 	for name := range used {
 		if !built[name] {
-			t.Errorf("the config uses %s, which the manifest does not build", name)
+			t.Errorf("a config uses %s, which the manifest does not build", name)
 		}
 	}
 }

@@ -51,22 +51,32 @@ func (rec Recording) Replay() (Matrix, error) {
 	if !ok {
 		return Matrix{}, fmt.Errorf("recorded scenario %q is not one of the shop's", rec.Scenario)
 	}
-	var unmarshal ptrace.JSONUnmarshaler
 	results := make([]Result, len(rec.Lanes))
 	for i, l := range rec.Lanes {
-		results[i] = l.Result
-		for _, part := range []struct {
-			raw json.RawMessage
-			dst *[]spans.Span
-		}{{l.Trace, &results[i].Trace}, {l.Related, &results[i].Related}} {
-			td, err := unmarshal.UnmarshalTraces(part.raw)
-			if err != nil {
-				return Matrix{}, fmt.Errorf("lane %s: %w", l.Lane.Name, err)
-			}
-			*part.dst = spans.FromTraces(td)
+		r, err := l.Decode()
+		if err != nil {
+			return Matrix{}, err
 		}
+		results[i] = r
 	}
 	return Build(sc, results, rec.Verdicts), nil
+}
+
+// Decode is the lane's result with its recorded spans.
+func (l RecordedLane) Decode() (Result, error) {
+	var unmarshal ptrace.JSONUnmarshaler
+	r := l.Result
+	for _, part := range []struct {
+		raw json.RawMessage
+		dst *[]spans.Span
+	}{{l.Trace, &r.Trace}, {l.Related, &r.Related}} {
+		td, err := unmarshal.UnmarshalTraces(part.raw)
+		if err != nil {
+			return r, fmt.Errorf("lane %s: %w", l.Lane.Name, err)
+		}
+		*part.dst = spans.FromTraces(td)
+	}
+	return r, nil
 }
 
 // Save writes the recording to dir/<scenario>.json.

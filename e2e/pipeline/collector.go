@@ -103,6 +103,8 @@ func (e Endpoints) Sender(compose *types.Project, service, protocol string) ([]s
 // restarted Collector finds the queues its predecessor left, as compose's restart policy would have it.
 type Collector struct {
 	Bin, Config string
+	Overlays    []string // more config files, laid over Config in order (the Collector merges them)
+	Env         []string // more NAME=value settings, besides the endpoints'
 	Endpoints
 }
 
@@ -113,7 +115,11 @@ func (c Collector) Start(ctx context.Context) (*proc.Process, error) {
 	if err != nil {
 		return nil, err
 	}
-	p, err := proc.Start(proc.Command{Path: c.Bin, Args: []string{"--config", c.Config}, Env: env})
+	args := []string{"--config", c.Config}
+	for _, o := range c.Overlays {
+		args = append(args, "--config", o)
+	}
+	p, err := proc.Start(proc.Command{Path: c.Bin, Args: args, Env: append(env, c.Env...)})
 	if err != nil {
 		return nil, err
 	}
