@@ -12,15 +12,15 @@ import (
 	"github.com/zerocodelab/lab/e2e/pipeline"
 )
 
-// loadDashboards reads the four dashboards.
+// loadDashboards reads the five dashboards.
 func loadDashboards(t *testing.T) map[string]dashboards.Dashboard {
 	t.Helper()
 	all, err := dashboards.Load(root)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(all) != 4 {
-		t.Fatalf("want the 4 dashboards in %s, found %d", dashboards.Dir, len(all))
+	if len(all) != 5 {
+		t.Fatalf("want the 5 dashboards in %s, found %d", dashboards.Dir, len(all))
 	}
 	return all
 }
@@ -81,6 +81,9 @@ var connectorMetrics = []string{
 	"traces_service_graph_request_total", "traces_service_graph_request_failed_total",
 	"traces_service_graph_request_server_seconds_bucket", "traces_service_graph_request_server_seconds_sum", "traces_service_graph_request_server_seconds_count",
 	"traces_service_graph_request_client_seconds_bucket", "traces_service_graph_request_client_seconds_sum", "traces_service_graph_request_client_seconds_count",
+	// The samplers' span metrics of what they keep (collector/sampler.yaml); the compose sampling run
+	// checks them against a real Prometheus.
+	"traces_kept_calls_total",
 }
 
 // Beyla's documented Prometheus names (Beyla cannot be built or run here).
@@ -129,7 +132,7 @@ func TestDashboardMetricsAreOnesThisProjectProduces(t *testing.T) {
 	}
 	list := slices.Sorted(maps.Keys(used))
 	t.Logf("the dashboards use %d metrics: %s", len(list), strings.Join(list, " "))
-	for _, want := range []string{"shop_http_requests_total", "http_server_request_duration_seconds_bucket", "traces_span_metrics_calls_total", "traces_service_graph_request_total", "otelcol_exporter_queue_size"} {
+	for _, want := range []string{"shop_http_requests_total", "http_server_request_duration_seconds_bucket", "traces_span_metrics_calls_total", "traces_service_graph_request_total", "otelcol_exporter_queue_size", "traces_kept_calls_total"} {
 		if !used[want] {
 			t.Errorf("no dashboard uses %s", want)
 		}

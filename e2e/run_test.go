@@ -369,6 +369,9 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 		case dashboards.Beyla:
 			rep.Printf("%-12s %s: %s\n", "not here", dq.Where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
 			continue
+		case dashboards.Sampler:
+			rep.Printf("%-12s %s: %s\n", "not here", dq.Where, "the two-tier form only (docker-compose.sampling.yml): the compose run checks it")
+			continue
 		case dashboards.Collector:
 			runLanes = []string{""}
 		case dashboards.Shop:

@@ -170,10 +170,17 @@ const (
 	Spans     Source = "spans"     // the Collector's span metrics, from any lane's spans
 	Graph     Source = "graph"     // the Collector's service graph, from traces that cross services
 	Collector Source = "collector" // the Collector's own telemetry
+	Sampler   Source = "sampler"   // the samplers of the two-tier form: kept-span metrics, decisions, routing
 )
 
 // SourceOf names where the metrics of a query come from.
 func SourceOf(names []string) Source {
+	// A query with any metric of the samplers has data only in the two-tier form, whatever else it reads.
+	for _, n := range names {
+		if strings.HasPrefix(n, "traces_kept") || strings.HasPrefix(n, "otelcol_processor_tail_sampling") || strings.HasPrefix(n, "otelcol_loadbalancer") {
+			return Sampler
+		}
+	}
 	for _, n := range names {
 		switch {
 		case strings.HasPrefix(n, "http_server_") || strings.HasPrefix(n, "http_client_"):

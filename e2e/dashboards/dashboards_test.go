@@ -24,6 +24,8 @@ func TestQueriesParseWithGrafanasVariablesAndNameTheirMetrics(t *testing.T) {
 			[]string{"traces_service_graph_request_failed_total"}, dashboards.Graph, true},
 		{`sum(rate(otelcol_receiver_refused_spans_total[1m]))`,
 			[]string{"otelcol_receiver_refused_spans_total"}, dashboards.Collector, true},
+		{`sum by (lane) (rate(traces_span_metrics_calls_total[1m])) - sum by (lane) (rate(traces_kept_calls_total[1m]))`,
+			[]string{"traces_span_metrics_calls_total", "traces_kept_calls_total"}, dashboards.Sampler, false},
 		{`up`, []string{"up"}, dashboards.Shop, false},
 	} {
 		e, err := dashboards.Parse(c.expr)

@@ -132,13 +132,16 @@ func (c Collector) Start(ctx context.Context) (*proc.Process, error) {
 }
 
 // OwnMetrics reads the names of the Collector's own metrics from the documentation of the exact
-// receiver, processor and exporter helpers the Collector built in dir (by the builder, with its go.mod) links.
+// receiver, processor and exporter helpers the Collector built in dir (by the builder, with its go.mod)
+// links, and of the two components of tail sampling that add metrics of their own.
 func OwnMetrics(dir string) (map[string]bool, error) {
 	names := map[string]bool{}
 	for _, mod := range []string{
 		"go.opentelemetry.io/collector/receiver/receiverhelper",
 		"go.opentelemetry.io/collector/processor/processorhelper",
 		"go.opentelemetry.io/collector/exporter/exporterhelper",
+		"github.com/open-telemetry/opentelemetry-collector-contrib/processor/tailsamplingprocessor",
+		"github.com/open-telemetry/opentelemetry-collector-contrib/exporter/loadbalancingexporter",
 	} {
 		cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", mod)
 		cmd.Dir = dir

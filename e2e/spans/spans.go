@@ -13,7 +13,8 @@ import (
 
 // Span is one span with the resource it came from.
 type Span struct {
-	Lane, Service string // resource service.namespace and service.name
+	Lane, Service string           // resource service.namespace and service.name
+	Resource      pcommon.Resource // all of the resource, where it was read from OTLP
 	ptrace.Span
 }
 
@@ -39,7 +40,7 @@ func FromTraces(td ptrace.Traces) []Span {
 		lane, service := str(res, "service.namespace"), str(res, "service.name")
 		for _, ss := range rs.ScopeSpans().All() {
 			for _, sp := range ss.Spans().All() {
-				out = append(out, Span{Lane: lane, Service: service, Span: sp})
+				out = append(out, Span{Lane: lane, Service: service, Resource: rs.Resource(), Span: sp})
 			}
 		}
 	}

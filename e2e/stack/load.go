@@ -30,9 +30,14 @@ func (s Sent) Answered() bool { return s.Status != 0 }
 
 // Checkout sends one normal checkout to a gateway with a traceparent of its own.
 func Checkout(ctx context.Context, client *http.Client, lane, gateway string) Sent {
+	return CheckoutOf(ctx, client, lane, gateway, "normal")
+}
+
+// CheckoutOf sends one checkout of a scenario to a gateway with a traceparent of its own.
+func CheckoutOf(ctx context.Context, client *http.Client, lane, gateway, scenario string) Sent {
 	tp := checkout.NewTraceparent()
 	s := Sent{Lane: lane, TraceID: tp.TraceID, SpanID: tp.SpanID, At: time.Now()}
-	req, err := checkout.Request(ctx, gateway, checkout.Order{SKU: "ceramic-mug", Quantity: 1, Scenario: "normal"}, tp)
+	req, err := checkout.Request(ctx, gateway, checkout.Order{SKU: "ceramic-mug", Quantity: 1, Scenario: scenario}, tp)
 	if err != nil {
 		return s
 	}

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -21,6 +22,7 @@ type Options struct {
 	Root    string    // the repository root
 	Name    string    // the compose project name: never the showcase's own, so a user's stack is left alone
 	Lanes   []string  // the lanes (compose profiles) to run
+	Files   []string  // compose files laid over docker-compose.yml (before OverrideFile), e.g. docker-compose.sampling.yml
 	Scratch string    // a directory for what the run writes on the host
 	Log     io.Writer // commands and their output
 }
@@ -68,7 +70,7 @@ func Up(ctx context.Context, o Options) (*Run, error) {
 	r.TracesFile = filepath.Join(tempoDir, "traces.jsonl")
 	r.Project = &Project{Root: o.Root, Log: o.Log, Env: []string{
 		"COMPOSE_PROJECT_NAME=" + o.Name,
-		"COMPOSE_FILE=docker-compose.yml" + string(os.PathListSeparator) + OverrideFile,
+		"COMPOSE_FILE=" + strings.Join(slices.Concat([]string{"docker-compose.yml"}, o.Files, []string{OverrideFile}), string(os.PathListSeparator)),
 		"COMPOSE_PROFILES=" + strings.Join(o.Lanes, ","),
 		"TEMPO_STANDIN_DIR=" + tempoDir,
 	}}

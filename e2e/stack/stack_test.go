@@ -193,17 +193,7 @@ func TestComposeStack(t *testing.T) {
 		rep.Section("Go auto agents (one sidecar per service, in its PID namespace)")
 		for _, svc := range native.Services {
 			agent := "otel-auto-" + svc + "-agent"
-			err := wait.Eventually(ctx, agent+" reports its instrumentation loaded", 3*time.Minute, 2*time.Second, func() error {
-				logs, err := run.Logs(ctx, agent)
-				if err != nil {
-					return err
-				}
-				if !strings.Contains(logs, "instrumentation loaded successfully") {
-					return errors.New("no \"instrumentation loaded successfully\" in its log yet")
-				}
-				return nil
-			})
-			if err != nil {
+			if err := waitAttached(ctx, run, agent); err != nil {
 				logs, _ := run.Logs(ctx, agent)
 				t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
 			}
@@ -742,4 +732,18 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	slices.Sort(keys)
 	return keys
+}
+
+// waitAttached waits until a Go auto agent reports its instrumentation loaded.
+func waitAttached(ctx context.Context, run *Run, agent string) error {
+	return wait.Eventually(ctx, agent+" reports its instrumentation loaded", 3*time.Minute, 2*time.Second, func() error {
+		logs, err := run.Logs(ctx, agent)
+		if err != nil {
+			return err
+		}
+		if !strings.Contains(logs, "instrumentation loaded successfully") {
+			return errors.New("no \"instrumentation loaded successfully\" in its log yet")
+		}
+		return nil
+	})
 }

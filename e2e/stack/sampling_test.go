@@ -1,0 +1,283 @@
+//go:build compose
+
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
+	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/dashboards"
+	"github.com/zerocodelab/lab/e2e/native"
+	"github.com/zerocodelab/lab/e2e/query"
+	"github.com/zerocodelab/lab/e2e/report"
+	"github.com/zerocodelab/lab/e2e/spans"
+	"github.com/zerocodelab/lab/e2e/wait"
+)
+
+// The sampling run's lanes: one whose checkouts are one trace, one whose checkouts split under lockdown.
+var samplingLanes = []string{"otel-auto", "manual"}
+
+// How many checkouts of each scenario the run sends each lane, besides the load generator's.
+const checkoutsPerScenario = 10
+
+// The two-tier form of docker-compose.sampling.yml on the engine: the Collector routes each trace by its id
+// to one of two samplers, which keep errors, slow traces, every trace of the split lanes and 10 % of the
+// rest. Each trace in Tempo comes whole from one sampler, both samplers decide, what the policies must
+// keep is kept, and the dashboard's queries have data.
+func TestComposeTwoTierSampling(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Fatal("the compose run starts privileged agents and mounts securityfs: run it as root (sudo make e2e-compose)")
+	}
+	ctx := context.Background()
+	rep := &report.Report{}
+	log := &report.Log{}
+	defer func() {
+		if err := rep.Save(filepath.Join(root, "build", "e2e-compose-sampling-report.txt")); err != nil {
+			t.Errorf("write the report: %v", err)
+		}
+		rep.WriteTo(os.Stdout)
+		if t.Failed() {
+			fmt.Printf("\n== commands and their output ==\n%s", log.String())
+		}
+	}()
+
+	started := time.Now()
+	run, err := Up(ctx, Options{Root: root, Name: "zero-code-lab-e2e-sampling", Lanes: samplingLanes,
+		Files: []string{"docker-compose.sampling.yml"}, Scratch: t.TempDir(), Log: log})
+	defer func() {
+		if run == nil {
+			return
+		}
+		if err := run.Down(context.Background()); err != nil {
+			t.Errorf("tear down: %v", err)
+			return
+		}
+		rep.Section("tear down")
+		rep.Printf("docker compose down --volumes: no container of the project left\n")
+	}()
+	if err != nil {
+		if run != nil && run.Project != nil {
+			ps, _ := run.Compose(ctx, "ps", "--all")
+			t.Fatalf("%v\n%s", err, ps)
+		}
+		t.Fatal(err)
+	}
+	rep.Section("the two-tier stack")
+	rep.Printf("up and healthy after %.0f s: docker-compose.yml with docker-compose.sampling.yml, lanes %v\n", time.Since(started).Seconds(), samplingLanes)
+
+	ids, err := run.Compose(ctx, "ps", "--quiet", "otel-sampler")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var samplers []string // their host names: the first 12 digits of the container ids
+	for _, id := range strings.Fields(ids) {
+		samplers = append(samplers, id[:12])
+	}
+	rep.Printf("samplers running: %v\n", samplers)
+	if len(samplers) != 2 {
+		t.Fatalf("%d otel-sampler containers run; docker-compose.sampling.yml asks for 2", len(samplers))
+	}
+
+	// Every scenario on both lanes, after the agents attached (their load is steady by then).
+	client := &http.Client{Timeout: 10 * time.Second}
+	type sent struct {
+		Sent
+		scenario string
+	}
+	var checkouts []sent
+	for _, svc := range native.Services {
+		if err := waitAttached(ctx, run, "otel-auto-"+svc+"-agent"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for range checkoutsPerScenario {
+		for _, sc := range compare.Scenarios {
+			for _, lane := range samplingLanes {
+				addr, err := run.HostAddr(ctx, lane+"-gateway", 8080)
+				if err != nil {
+					t.Fatal(err)
+				}
+				s := CheckoutOf(ctx, client, lane, "http://"+addr, sc.Name)
+				if !s.Answered() {
+					t.Fatalf("%s %s: the gateway did not answer", lane, sc.Name)
+				}
+				checkouts = append(checkouts, sent{s, sc.Name})
+			}
+		}
+	}
+	last := time.Now()
+
+	// What the policies must keep: every checkout of the split lane, every manual checkout that failed
+	// or was slow. The others of the manual lane are kept 1 time in 10.
+	mustKeep := func(c sent) bool {
+		return c.Lane == "otel-auto" || (c.scenario != "normal" && c.scenario != "fanout")
+	}
+	var byTrace map[string][]spans.Span
+	err = wait.Eventually(ctx, "every checkout the policies keep, in Tempo", 2*time.Minute, 3*time.Second, func() error {
+		received, err := run.Spans()
+		if err != nil {
+			return err
+		}
+		byTrace = spans.ByTrace(received)
+		missing := 0
+		for _, c := range checkouts {
+			if mustKeep(c) && len(byTrace[c.TraceID]) == 0 {
+				missing++
+			}
+		}
+		if missing > 0 {
+			return fmt.Errorf("%d not yet", missing)
+		}
+		return nil
+	})
+	rep.Section("what the samplers kept of the run's checkouts")
+	rep.Printf("the last checkout was sent %.0f s before the check ended (decision_wait is 10 s)\n", time.Since(last).Seconds())
+	if err != nil {
+		t.Error(err)
+	}
+	type count struct{ sent, kept int }
+	kept := map[[2]string]*count{}
+	for _, c := range checkouts {
+		k := [2]string{c.Lane, c.scenario}
+		if kept[k] == nil {
+			kept[k] = &count{}
+		}
+		kept[k].sent++
+		if len(byTrace[c.TraceID]) > 0 {
+			kept[k].kept++
+		}
+	}
+	rep.Printf("%-10s %-13s %s\n", "lane", "scenario", "checkouts whose trace the client started was kept")
+	for _, sc := range compare.Scenarios {
+		for _, lane := range samplingLanes {
+			c := kept[[2]string{lane, sc.Name}]
+			rep.Printf("%-10s %-13s %d of %d\n", lane, sc.Name, c.kept, c.sent)
+		}
+	}
+
+	t.Run("each trace comes whole from one sampler, and both samplers decide", func(t *testing.T) {
+		by := map[string]int{}
+		for id, trace := range byTrace {
+			names := map[string]bool{}
+			seen := map[string]bool{}
+			for _, sp := range trace {
+				name := ""
+				if v, ok := sp.Resource.Attributes().Get("sampled_by"); ok {
+					name = v.Str()
+				}
+				names[name] = true
+				if seen[sp.SpanID().String()] {
+					t.Errorf("trace %s: span %s arrived twice", id, sp.SpanID())
+				}
+				seen[sp.SpanID().String()] = true
+			}
+			if len(names) != 1 {
+				t.Errorf("trace %s: spans from samplers %v; the first tier routes a trace to one", id, sortedKeys(names))
+				continue
+			}
+			for name := range names {
+				if !slices.Contains(samplers, name) {
+					t.Errorf("trace %s: sampled_by %q is none of the samplers %v", id, name, samplers)
+				}
+				by[name]++
+			}
+		}
+		rep.Printf("traces in Tempo by the sampler that kept them: %v\n", by)
+		for _, s := range samplers {
+			if by[s] == 0 {
+				t.Errorf("sampler %s kept no trace: the first tier does not spread the traces", s)
+			}
+		}
+	})
+
+	t.Run("the manual lane's kept checkouts are whole: one trace with its services", func(t *testing.T) {
+		for _, c := range checkouts {
+			if c.Lane != "manual" || !mustKeep(c) {
+				continue
+			}
+			services := map[string]bool{}
+			for _, sp := range byTrace[c.TraceID] {
+				services[sp.Service] = true
+			}
+			// Every scenario reaches inventory or, for not_found, catalog; each goes through the gateway.
+			want := []string{"gateway", "inventory"}
+			if c.scenario == "not_found" {
+				want = []string{"gateway", "catalog"}
+			}
+			for _, svc := range want {
+				if !services[svc] {
+					t.Errorf("manual %s checkout %s: kept without %s (has %v)", c.scenario, c.TraceID, svc, sortedKeys(services))
+				}
+			}
+		}
+	})
+
+	promAddr, err := run.HostAddr(ctx, "prometheus", 9090)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pc, err := promapi.NewClient(promapi.Config{Address: "http://" + promAddr})
+	if err != nil {
+		t.Fatal(err)
+	}
+	prom := promv1.NewAPI(pc)
+
+	t.Run("the tail sampling dashboard's queries have data for each lane", func(t *testing.T) {
+		all, err := dashboards.Load(root)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := 0
+		for _, dq := range dashboards.Queries(all) {
+			parsed, err := dashboards.Parse(dq.Expr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			names := dashboards.Metrics(parsed)
+			if dashboards.SourceOf(names) != dashboards.Sampler {
+				continue
+			}
+			n++
+			for _, lane := range samplingLanes {
+				q := strings.NewReplacer("$__rate_interval", "1m", "$lane", lane).Replace(dq.Expr)
+				var got int
+				err := wait.Eventually(ctx, q, 2*time.Minute, 5*time.Second, func() error {
+					v, err := query.Vector(ctx, prom, q)
+					if err != nil {
+						return err
+					}
+					if got = len(v); got == 0 {
+						return fmt.Errorf("no series")
+					}
+					return nil
+				})
+				rep.Printf("%-10s %d series  %s\n", lane, got, dq.Where)
+				if err != nil {
+					t.Errorf("%s [%s]: %v", dq.Where, lane, err)
+				}
+			}
+		}
+		if n == 0 {
+			t.Error("no dashboard query reads the samplers' metrics")
+		}
+		// What share of each lane's SERVER spans the samplers kept, since they started.
+		v, err := query.Vector(ctx, prom, `sum by (lane) (traces_kept_calls_total{span_kind="SPAN_KIND_SERVER"}) / sum by (lane) (traces_span_metrics_calls_total{span_kind="SPAN_KIND_SERVER"})`)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, s := range v {
+			rep.Printf("kept share of SERVER spans since the start, lane %s: %.2f (the kept count lags by the decision wait)\n", s.Metric["lane"], float64(s.Value))
+		}
+	})
+}
