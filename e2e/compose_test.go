@@ -10,6 +10,8 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/compose-spec/compose-go/v2/types"
+
 	"github.com/zerocodelab/lab/e2e/native"
 )
 
@@ -351,5 +353,59 @@ func TestEnvFileTurnsOnTheAgentLanes(t *testing.T) {
 	}
 	if profiles != "beyla,otel-auto,manual" {
 		t.Errorf(".env COMPOSE_PROFILES = %q; want beyla,otel-auto,manual", profiles)
+	}
+}
+
+// docker-compose.sampling.yml runs what collector/two-tier.yaml and sampler.yaml expect: the Collector with
+// both of its files, two samplers of the Collector's own image under the name the first tier looks up, each
+// with a volume of its own, and Prometheus finding them where they serve their metrics.
+func TestTwoTierSamplingComposeMatchesItsConfigs(t *testing.T) {
+	p, err := load(t, testEnv, native.Lanes, "docker-compose.yml", "docker-compose.sampling.yml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, sampler := p.Services["otel-collector"], p.Services["otel-sampler"]
+	if want := []string{"--config=/etc/otelcol/config.yaml", "--config=/etc/otelcol/two-tier.yaml"}; !slices.Equal(first.Command, want) {
+		t.Errorf("otel-collector runs %q; want %q", first.Command, want)
+	}
+	mounts := func(s types.ServiceConfig) map[string]string {
+		m := map[string]string{}
+		for _, v := range s.Volumes {
+			m[v.Target] = v.Source
+		}
+		return m
+	}
+	if got := mounts(first); !strings.HasSuffix(got["/etc/otelcol/two-tier.yaml"], "collector/two-tier.yaml") || !strings.HasSuffix(got["/etc/otelcol/config.yaml"], "collector/config.yaml") || got["/var/lib/otelcol"] != "otelcol-queue" {
+		t.Errorf("otel-collector mounts %v; want config.yaml, two-tier.yaml and its queue volume", got)
+	}
+	if sampler.Image != first.Image {
+		t.Errorf("otel-sampler runs %s; want the Collector's image %s", sampler.Image, first.Image)
+	}
+	if want := []string{"--config=/etc/otelcol/sampler.yaml"}; !slices.Equal(sampler.Command, want) {
+		t.Errorf("otel-sampler runs %q; want %q", sampler.Command, want)
+	}
+	got := mounts(sampler)
+	if !strings.HasSuffix(got["/etc/otelcol/sampler.yaml"], "collector/sampler.yaml") {
+		t.Errorf("otel-sampler mounts %v; want collector/sampler.yaml", got)
+	}
+	if src, ok := got["/var/lib/otelcol"]; !ok || src != "" {
+		t.Errorf("otel-sampler's /var/lib/otelcol comes from %q (mounted %v); want an anonymous volume, one per replica", src, ok)
+	}
+	if sampler.Deploy == nil || sampler.Deploy.Replicas == nil || *sampler.Deploy.Replicas != 2 {
+		t.Errorf("otel-sampler: deploy %+v; want 2 replicas", sampler.Deploy)
+	}
+	if !sampler.ReadOnly || !slices.Contains(sampler.CapDrop, "ALL") {
+		t.Errorf("otel-sampler: read_only %v, cap_drop %v", sampler.ReadOnly, sampler.CapDrop)
+	}
+	if !strings.Contains(readFile(t, "collector/two-tier.yaml"), "SAMPLER_HOSTNAME:-otel-sampler}") {
+		t.Error("collector/two-tier.yaml does not look the samplers up under their compose service name, otel-sampler")
+	}
+	prom := readFile(t, "observability/prometheus/prometheus.yml")
+	if !strings.Contains(prom, "names: [otel-sampler]") || !strings.Contains(prom, "port: 8888") || !strings.Contains(readFile(t, "collector/sampler.yaml"), "TELEMETRY_PORT:-8888") {
+		t.Error("prometheus does not find the samplers by DNS where they serve their metrics")
+	}
+	// Without the file, no sampler, and the Collector runs config.yaml alone.
+	if _, ok := mustLoad(t).Services["otel-sampler"]; ok {
+		t.Error("docker-compose.yml alone runs otel-sampler")
 	}
 }

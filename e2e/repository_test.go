@@ -88,10 +88,11 @@ func mustLoad(t *testing.T) *types.Project {
 	return p
 }
 
-// combos are the file sets a user runs: Linux alone, macOS with its override.
+// combos are the file sets a user runs: Linux alone, macOS with its override, tail sampling in two tiers.
 var combos = [][]string{
 	{"docker-compose.yml"},
 	{"docker-compose.yml", "docker-compose.mac.yml"},
+	{"docker-compose.yml", "docker-compose.sampling.yml"},
 }
 
 // testEnv is what a user has by default: nothing to set before "docker compose up".
