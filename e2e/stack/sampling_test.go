@@ -277,7 +277,7 @@ func TestComposeTwoTierSampling(t *testing.T) {
 			t.Fatal(err)
 		}
 		for _, s := range v {
-			rep.Printf("kept share of SERVER spans since the start, lane %s: %.2f (the kept count lags by the decision wait)\n", s.Metric["lane"], float64(s.Value))
+			rep.Printf("kept share of SERVER spans since the start, lane %s: %.2f (approximate: both counts are flushed every 15 s, not at the same moment, and the kept one lags by the decision wait)\n", s.Metric["lane"], float64(s.Value))
 		}
 	})
 }
