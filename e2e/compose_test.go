@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/compose-spec/compose-go/v2/types"
 
@@ -407,5 +408,24 @@ func TestTwoTierSamplingComposeMatchesItsConfigs(t *testing.T) {
 	// Without the file, no sampler, and the Collector runs config.yaml alone.
 	if _, ok := mustLoad(t).Services["otel-sampler"]; ok {
 		t.Error("docker-compose.yml alone runs otel-sampler")
+	}
+}
+
+// The lab waits for a checkout's spans exactly as long as the compose files' senders and Collectors may
+// hold them (native.ExportDelay reads their batch delays, decision wait and queue flushes).
+func TestLabWaitsAsLongAsTheSendersAndCollectorsHoldSpans(t *testing.T) {
+	for _, files := range combos {
+		p, err := load(t, testEnv, native.Lanes, files...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := native.ExportDelay(p)
+		if err != nil {
+			t.Fatalf("%v: %v", files, err)
+		}
+		got := value(p.Services["lab"].Environment["LAB_EXPORT_DELAY"])
+		if d, err := time.ParseDuration(got); err != nil || d != want {
+			t.Errorf("%v: the lab's LAB_EXPORT_DELAY=%q; the senders and Collectors hold a span up to %s", files, got, want)
+		}
 	}
 }

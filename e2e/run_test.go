@@ -202,8 +202,10 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*n
 		Source:   sink,
 		Signals:  compare.Backends{Client: &http.Client{Timeout: 10 * time.Second}, Loki: lokiURL, Prometheus: promv1.NewAPI(client)},
 		Verdicts: verdicts,
-		Settle:   3 * time.Second, // the SDK and the agents export every 0.5 s, the Collector's queue batches for 1 s
+		Settle:   3 * time.Second,
 		Timeout:  30 * time.Second,
+		// The SDK and the agents export every 0.5 s here, and the Collector's queue batches for 1 s.
+		ExportDelay: endtoend.ExportEvery + time.Second,
 	}
 	for _, l := range lanes {
 		observer, _ := compare.ObserverOf(l.Name) // every lane of the run is one of the lab's

@@ -5,7 +5,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
+	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -41,6 +44,12 @@ type Lab struct {
 	// A trace counts as complete once it has kept the same number of spans for Settle; a lane whose
 	// trace is still empty or growing after Timeout is shown as it is, with the reason.
 	Settle, Timeout time.Duration
+	// ExportDelay is how long after a request ends its spans may still be on their way: the senders'
+	// batch delay (OTEL_BSP_SCHEDULE_DELAY of the lanes in docker-compose.yml) and the Collector's
+	// (its queue's flush_timeout). Until then a trace is not complete, however still it looks, and the
+	// traces answering its calls are awaited; past it (and Settle for the backend), what is missing is
+	// reported as a wait that ran out, not as a "no".
+	ExportDelay time.Duration
 }
 
 // Compare sends one checkout of the scenario to every lane, one lane after the other so that their
@@ -89,19 +98,17 @@ const aroundSlack = 250 * time.Millisecond
 
 // collect reads a lane's trace until it stops growing, the spans around it, then its logs and metrics.
 func (l *Lab) collect(ctx context.Context, r *Result) {
+	// Every span of the checkout has left its sender and the Collector by then.
+	exported := r.Sent.Add(r.Latency + l.ExportDelay)
 	if r.Lane.Observer == None {
 		// Nothing should come: look once, after the time a span would need to arrive.
-		sleep(ctx, l.Settle)
+		sleep(ctx, time.Until(exported)+l.Settle)
 		r.Trace, r.Missing = l.readOnce(ctx, r.TraceID)
 	} else {
-		r.Trace, r.Missing = l.readStable(ctx, r.TraceID)
+		r.Trace, r.Missing = l.readStable(ctx, r.TraceID, exported)
 	}
 	if len(r.Trace) > 0 && len(unanswered(r.Trace)) > 0 {
-		around, err := l.Source.Around(ctx, r.Lane.Name, r.Sent.Add(-aroundSlack), r.Sent.Add(r.Latency+aroundSlack))
-		if err != nil {
-			r.Missing = "the spans around it: " + err.Error()
-		}
-		r.Related = around
+		l.readRelated(ctx, r, exported)
 	}
 	if l.Signals == nil {
 		r.Logs = Signal{Err: "not looked up"}
@@ -120,8 +127,9 @@ func (l *Lab) readOnce(ctx context.Context, traceID string) ([]spans.Span, strin
 	return trace, ""
 }
 
-// readStable reads a trace until the same nonzero number of spans comes back over Settle.
-func (l *Lab) readStable(ctx context.Context, traceID string) ([]spans.Span, string) {
+// readStable reads a trace until the same nonzero number of spans comes back over Settle, and not before
+// exported, when the last of its spans has left the senders.
+func (l *Lab) readStable(ctx context.Context, traceID string, exported time.Time) ([]spans.Span, string) {
 	var trace []spans.Span
 	var stableSince time.Time
 	err := wait.Eventually(ctx, "trace "+traceID, l.Timeout, l.Settle/4, func() error {
@@ -135,7 +143,7 @@ func (l *Lab) readStable(ctx context.Context, traceID string) ([]spans.Span, str
 		case len(got) != len(trace):
 			trace, stableSince = got, time.Now()
 			return errors.New("still growing")
-		case time.Since(stableSince) < l.Settle:
+		case time.Since(stableSince) < l.Settle, time.Now().Before(exported):
 			return errors.New("still growing")
 		}
 		return nil
@@ -147,6 +155,36 @@ func (l *Lab) readStable(ctx context.Context, traceID string) ([]spans.Span, str
 		return trace, fmt.Sprintf("still growing after %s", l.Timeout)
 	}
 	return trace, ""
+}
+
+// readRelated reads the lane's spans around the checkout until every call of its trace is answered by a
+// trace of the called service (a lane that propagates has none unanswered), or until the answers had
+// time to arrive: exported, then Settle for the backend. What is still unanswered then is said in
+// r.WaitRanOut.
+func (l *Lab) readRelated(ctx context.Context, r *Result, exported time.Time) {
+	var missing []spans.Span
+	err := wait.Eventually(ctx, "the traces answering its calls", time.Until(exported)+l.Settle, l.Settle/4, func() error {
+		around, err := l.Source.Around(ctx, r.Lane.Name, r.Sent.Add(-aroundSlack), r.Sent.Add(r.Latency+aroundSlack))
+		if err != nil {
+			return err
+		}
+		r.Related = around
+		if missing = Unanswered(r.Trace, Relate(r.Trace, around)); len(missing) > 0 {
+			return fmt.Errorf("%d calls unanswered", len(missing))
+		}
+		return nil
+	})
+	switch {
+	case err != nil && len(missing) > 0:
+		services := map[string]bool{}
+		for _, call := range missing {
+			services[upstreamOf(pathOf(call))] = true
+		}
+		r.WaitRanOut = fmt.Sprintf("the wait ran out: no trace of %s answering %d of its calls %.0f s after the checkout",
+			strings.Join(slices.Sorted(maps.Keys(services)), ", "), len(missing), time.Since(r.Sent).Seconds())
+	case err != nil: // the backend could not be asked
+		r.Missing = "the spans around it: " + err.Error()
+	}
 }
 
 // untilFound asks a backend until it finds something or the timeout passes: logs and metrics arrive

@@ -115,8 +115,11 @@ type Result struct {
 	Missing string        `json:"missing,omitempty"` // why no trace could be read, "" when it could
 	Trace   []spans.Span  `json:"-"`                 // the spans of that trace
 	Related []spans.Span  `json:"-"`                 // the lane's spans around it, for Relate
-	Logs    Signal        `json:"logs"`              // log lines with the trace id
-	RED     Signal        `json:"red"`               // RED series of the lane
+	// WaitRanOut says which calls no related trace answered once their spans had time to arrive, ""
+	// when every call was answered: the cells that need those spans say so instead of "no".
+	WaitRanOut string `json:"wait_ran_out,omitempty"`
+	Logs       Signal `json:"logs"` // log lines with the trace id
+	RED        Signal `json:"red"`  // RED series of the lane
 }
 
 // Signal is a count read from a backend, or why it could not be read.

@@ -90,6 +90,24 @@ type view struct {
 }
 
 func (v view) cell(c Capability) Cell {
+	cell := v.answer(c)
+	if v.r.WaitRanOut == "" {
+		return cell
+	}
+	switch c {
+	case OneTrace: // the services are outside the client's trace either way; where they are is unknown
+		cell.Reason += "; " + v.r.WaitRanOut
+	case RouteNames, SQLSpans, Business, ErrorMarked:
+		// What is missing may be in the spans that had not arrived: not a "no" the lane earned.
+		if cell.Verdict == No || cell.Verdict == Partial {
+			cell = Cell{Unknown, cell.Reason + "; " + v.r.WaitRanOut}
+		}
+	}
+	return cell
+}
+
+// answer is the cell of a capability as far as the spans that arrived tell.
+func (v view) answer(c Capability) Cell {
 	r := v.r
 	if r.Off != "" {
 		return Cell{Off, r.Off}

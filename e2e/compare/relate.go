@@ -1,6 +1,7 @@
 package compare
 
 import (
+	"slices"
 	"time"
 
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -37,6 +38,20 @@ func Relate(trace, others []spans.Span) map[string][]spans.Span {
 		queue = next
 	}
 	return related
+}
+
+// Unanswered lists the calls (CLIENT spans to a service of the shop) of a checkout's trace and of the
+// traces related to its calls (Relate's map) that neither a SERVER span of the same trace nor a related
+// trace answers.
+func Unanswered(trace []spans.Span, related map[string][]spans.Span) []spans.Span {
+	all := slices.Clone(trace)
+	for _, r := range related {
+		all = append(all, r...)
+	}
+	return slices.DeleteFunc(unanswered(all), func(call spans.Span) bool {
+		_, ok := related[call.SpanID().String()]
+		return ok
+	})
 }
 
 // unanswered lists the CLIENT spans of trace that no SERVER span of trace has as its parent.

@@ -61,9 +61,11 @@ type World struct {
 	stops      []func()
 }
 
-// exportEvery is the SDK's and the agents' batch delay in the run (compose uses the default 5 s): checks
+// ExportEvery is the SDK's and the agents' batch delay in the run (compose uses the default 5 s): checks
 // then see a checkout's spans within a second or two.
-const exportEvery = "OTEL_BSP_SCHEDULE_DELAY=500"
+const ExportEvery = 500 * time.Millisecond
+
+var exportEvery = fmt.Sprintf("OTEL_BSP_SCHEDULE_DELAY=%d", ExportEvery.Milliseconds())
 
 // Start starts the backends, the Collector and the lanes, then the agents, and returns once every agent
 // has loaded its probes. dir is a scratch directory.

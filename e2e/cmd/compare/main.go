@@ -6,7 +6,6 @@ package main
 import (
 	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"log/slog"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/native"
 )
 
 // config is what the flags say, checked before anything is sent.
@@ -34,6 +34,7 @@ type config struct {
 	prometheus string
 	markdown   string
 	timeout    time.Duration
+	delay      time.Duration // compare.Lab's ExportDelay
 }
 
 func main() {
@@ -59,6 +60,9 @@ func parse(args []string) (config, error) {
 	prometheus := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus' HTTP API")
 	markdown := fs.String("markdown", "build/compare.md", "where to write the comparison as Markdown (empty: nowhere)")
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for a lane's trace, logs and metrics")
+	repo := fs.String("repo", ".", "the repository's root, where the compose files are")
+	compose := fs.String("compose", "docker-compose.yml", "the compose files of the running stack, separated by commas, "+
+		"from which the wait for a checkout's spans is read: the senders' batch delay and the Collectors' (add docker-compose.sampling.yml for the two-tier form)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -84,8 +88,15 @@ func parse(args []string) (config, error) {
 			return cfg, fmt.Errorf("%s: %w", flagName, err)
 		}
 	}
-	if cfg.timeout <= 0 {
-		return cfg, errors.New("-timeout: must be positive")
+	project, err := native.Load(context.Background(), *repo, strings.Split(*compose, ","), native.Lanes, nil)
+	if err != nil {
+		return cfg, fmt.Errorf("-compose: %w", err)
+	}
+	if cfg.delay, err = native.ExportDelay(project); err != nil {
+		return cfg, fmt.Errorf("-compose: %w", err)
+	}
+	if cfg.timeout <= cfg.delay {
+		return cfg, fmt.Errorf("-timeout: must be longer than the %s the compose files' senders and Collectors may hold a span", cfg.delay)
 	}
 	return cfg, nil
 }
@@ -97,14 +108,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("-prometheus: %w", err)
 	}
 	lab := compare.Lab{
-		Lanes:    cfg.lanes,
-		Client:   client,
-		Source:   compare.Tempo{Client: client, URL: cfg.tempo},
-		Signals:  compare.Backends{Client: client, Loki: cfg.loki, Prometheus: promv1.NewAPI(prom)},
-		Verdicts: verdicts(cfg.lanes, log),
-		Settle:   5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
-		Timeout:  cfg.timeout,
+		Lanes:       cfg.lanes,
+		Client:      client,
+		Source:      compare.Tempo{Client: client, URL: cfg.tempo},
+		Signals:     compare.Backends{Client: client, Loki: cfg.loki, Prometheus: promv1.NewAPI(prom)},
+		Verdicts:    verdicts(cfg.lanes, log),
+		Settle:      5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
+		Timeout:     cfg.timeout,
+		ExportDelay: cfg.delay,
 	}
+	log.Info("waiting for each checkout's spans", "export_delay", cfg.delay, "from", "the compose files' senders and Collectors")
 	var md bytes.Buffer
 	md.WriteString("# The lanes compared, one checkout of each scenario (make compare)\n\n")
 	for _, sc := range cfg.scenarios {

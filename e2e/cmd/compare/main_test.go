@@ -3,12 +3,23 @@ package main
 import (
 	"strings"
 	"testing"
+	"time"
 )
 
 func TestParseDefaultsAskTheComposeStack(t *testing.T) {
-	cfg, err := parse(nil)
+	cfg, err := parse([]string{"-repo=../../.."})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if cfg.delay != 6*time.Second {
+		t.Errorf("the wait for a checkout's spans read from docker-compose.yml: %s; want 6s (5 s batch delay, 1 s Collector queue)", cfg.delay)
+	}
+	two, err := parse([]string{"-repo=../../..", "-compose=docker-compose.yml,docker-compose.sampling.yml"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if two.delay != 17*time.Second {
+		t.Errorf("with the samplers: %s; want 17s (and their 10 s decision wait, 1 s queue)", two.delay)
 	}
 	if len(cfg.lanes) != 4 || cfg.lanes[0].Gateway != "http://127.0.0.1:8080" || cfg.lanes[3].Name != "manual" {
 		t.Errorf("default lanes: %+v", cfg.lanes)
@@ -27,8 +38,10 @@ func TestParseNamesTheBadSetting(t *testing.T) {
 		"-tempo=127.0.0.1:3200":            "-tempo",
 		"-timeout=0s":                      "-timeout",
 		"-prometheus=http://":              "-prometheus",
+		"-timeout=5s":                      "-timeout",
+		"-compose=docker-compose.nope.yml": "-compose",
 	} {
-		_, err := parse([]string{args})
+		_, err := parse([]string{"-repo=../../..", args})
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%s: error %v; want one naming %s", args, err, want)
 		}
