@@ -13,6 +13,9 @@ import (
 	"syscall"
 	"time"
 
+	promapi "github.com/prometheus/client_golang/api"
+	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
+
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -154,4 +157,17 @@ func (r *Run) WaitReady(ctx context.Context, timeout time.Duration, services ...
 		}
 		return nil
 	})
+}
+
+// Prometheus is a client of the stack's Prometheus, on the port the compose file publishes.
+func (r *Run) Prometheus(ctx context.Context) (promv1.API, error) {
+	addr, err := r.HostAddr(ctx, "prometheus", 9090)
+	if err != nil {
+		return nil, err
+	}
+	c, err := promapi.NewClient(promapi.Config{Address: "http://" + addr})
+	if err != nil {
+		return nil, err
+	}
+	return promv1.NewAPI(c), nil
 }

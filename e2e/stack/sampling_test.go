@@ -6,21 +6,15 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os"
-	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 	"time"
 
-	promapi "github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
-
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/dashboards"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/query"
-	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -36,45 +30,9 @@ const checkoutsPerScenario = 10
 // rest. Each trace in Tempo comes whole from one sampler, both samplers decide, what the policies must
 // keep is kept, and the dashboard's queries have data.
 func TestComposeTwoTierSampling(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the compose run starts privileged agents and mounts securityfs: run it as root (sudo make e2e-compose)")
-	}
 	ctx := context.Background()
-	rep := &report.Report{}
-	log := &report.Log{}
-	defer func() {
-		if err := rep.Save(filepath.Join(root, "build", "e2e-compose-sampling-report.txt")); err != nil {
-			t.Errorf("write the report: %v", err)
-		}
-		rep.WriteTo(os.Stdout)
-		if t.Failed() {
-			fmt.Printf("\n== commands and their output ==\n%s", log.String())
-		}
-	}()
-
-	started := time.Now()
-	run, err := Up(ctx, Options{Root: root, Name: "zero-code-lab-e2e-sampling", Lanes: samplingLanes,
-		Files: []string{"docker-compose.sampling.yml"}, Scratch: t.TempDir(), Log: log})
-	defer func() {
-		if run == nil {
-			return
-		}
-		if err := run.Down(context.Background()); err != nil {
-			t.Errorf("tear down: %v", err)
-			return
-		}
-		rep.Section("tear down")
-		rep.Printf("docker compose down --volumes: no container of the project left\n")
-	}()
-	if err != nil {
-		if run != nil && run.Project != nil {
-			ps, _ := run.Compose(ctx, "ps", "--all")
-			t.Fatalf("%v\n%s", err, ps)
-		}
-		t.Fatal(err)
-	}
-	rep.Section("the two-tier stack")
-	rep.Printf("up and healthy after %.0f s: docker-compose.yml with docker-compose.sampling.yml, lanes %v\n", time.Since(started).Seconds(), samplingLanes)
+	run, rep := upForTest(t, Options{Name: "zero-code-lab-e2e-sampling", Lanes: samplingLanes, Files: []string{"docker-compose.sampling.yml"}},
+		"e2e-compose-sampling-report.txt")
 
 	ids, err := run.Compose(ctx, "ps", "--quiet", "otel-sampler")
 	if err != nil {
@@ -223,15 +181,10 @@ func TestComposeTwoTierSampling(t *testing.T) {
 		}
 	})
 
-	promAddr, err := run.HostAddr(ctx, "prometheus", 9090)
+	prom, err := run.Prometheus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	pc, err := promapi.NewClient(promapi.Config{Address: "http://" + promAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	prom := promv1.NewAPI(pc)
 
 	t.Run("the tail sampling dashboard's queries have data for each lane", func(t *testing.T) {
 		all, err := dashboards.Load(root)

@@ -18,8 +18,6 @@ import (
 	"testing"
 	"time"
 
-	promapi "github.com/prometheus/client_golang/api"
-	promv1 "github.com/prometheus/client_golang/api/prometheus/v1"
 	"github.com/prometheus/common/model"
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
@@ -48,48 +46,8 @@ var routes = map[string][]string{
 var spanLanes = []string{"otel-auto", "manual"}
 
 func TestComposeStack(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Fatal("the compose run starts privileged agents and mounts securityfs: run it as root (sudo make e2e-compose)")
-	}
 	ctx := context.Background()
-	rep := &report.Report{}
-	log := &report.Log{}
-	defer func() {
-		if err := rep.Save(filepath.Join(root, "build", "e2e-compose-report.txt")); err != nil {
-			t.Errorf("write the report: %v", err)
-		}
-		rep.WriteTo(os.Stdout)
-		if t.Failed() {
-			fmt.Printf("\n== commands and their output ==\n%s", log.String())
-		}
-	}()
-
-	started := time.Now()
-	run, err := Up(ctx, Options{Root: root, Name: "zero-code-lab-e2e", Lanes: lanes, Scratch: t.TempDir(), Log: log})
-	defer func() { // before the report is written (deferred calls run last first)
-		if run == nil {
-			return
-		}
-		mounted := run.Mounted()
-		if err := run.Down(context.Background()); err != nil {
-			t.Errorf("tear down: %v", err)
-			return
-		}
-		rep.Section("tear down")
-		rep.Printf("docker compose down --volumes: no container of the project left; unmounted what the run mounted: %v\n", mounted)
-	}()
-	if err != nil {
-		if run != nil && run.Project != nil {
-			ps, _ := run.Compose(ctx, "ps", "--all")
-			t.Fatalf("%v\n%s", err, ps)
-		}
-		t.Fatal(err)
-	}
-	rep.Section("the stack")
-	rep.Printf("up and healthy after %.0f s (images built by compose from services/Dockerfile; the rest built locally under the compose file's names)\n", time.Since(started).Seconds())
-	if len(run.Mounted()) > 0 {
-		rep.Printf("mounted for the run: %v (the agents read the lockdown mode there)\n", run.Mounted())
-	}
+	run, rep := upForTest(t, Options{Name: "zero-code-lab-e2e", Lanes: lanes}, "e2e-compose-report.txt")
 
 	gateways := map[string]string{}
 	for _, lane := range lanes {
@@ -300,15 +258,10 @@ func TestComposeStack(t *testing.T) {
 		}
 	})
 
-	promAddr, err := run.HostAddr(ctx, "prometheus", 9090)
+	promQL, err := run.Prometheus(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	prom, err := promapi.NewClient(promapi.Config{Address: "http://" + promAddr})
-	if err != nil {
-		t.Fatal(err)
-	}
-	promQL := promv1.NewAPI(prom)
 
 	// A series of process_start_time_seconds means its target was scraped; its lane label comes from the
 	// service itself (prometheus.yml gives the shop's targets none).
@@ -746,4 +699,55 @@ func waitAttached(ctx context.Context, run *Run, agent string) error {
 		}
 		return nil
 	})
+}
+
+// upForTest brings a stack up for a test, with root and a scratch directory of the test's. The report
+// it returns is written to build/<reportName> and printed when the test ends, with every command and its
+// output if the test failed; the stack is torn down before, and nothing of it may be left.
+func upForTest(t *testing.T, o Options, reportName string) (*Run, *report.Report) {
+	t.Helper()
+	if os.Geteuid() != 0 {
+		t.Fatal("the compose run starts privileged agents and mounts securityfs: run it as root (sudo make e2e-compose)")
+	}
+	rep := &report.Report{}
+	log := &report.Log{}
+	o.Root, o.Scratch, o.Log = root, t.TempDir(), log
+	t.Cleanup(func() { // registered first, so it runs last: after the tear down below
+		if err := rep.Save(filepath.Join(root, "build", reportName)); err != nil {
+			t.Errorf("write the report: %v", err)
+		}
+		rep.WriteTo(os.Stdout)
+		if t.Failed() {
+			fmt.Printf("\n== commands and their output ==\n%s", log.String())
+		}
+	})
+
+	started := time.Now()
+	run, err := Up(context.Background(), o)
+	t.Cleanup(func() {
+		if run == nil {
+			return
+		}
+		mounted := run.Mounted()
+		if err := run.Down(context.Background()); err != nil {
+			t.Errorf("tear down: %v", err)
+			return
+		}
+		rep.Section("tear down")
+		rep.Printf("docker compose down --volumes: no container of the project left; unmounted what the run mounted: %v\n", mounted)
+	})
+	if err != nil {
+		if run != nil && run.Project != nil {
+			ps, _ := run.Compose(context.Background(), "ps", "--all")
+			t.Fatalf("%v\n%s", err, ps)
+		}
+		t.Fatal(err)
+	}
+	rep.Section("the stack")
+	rep.Printf("up and healthy after %.0f s (images built by compose from services/Dockerfile; the rest built locally under the compose file's names)\n", time.Since(started).Seconds())
+	rep.Printf("compose files: docker-compose.yml %v, lanes %v\n", o.Files, o.Lanes)
+	if len(run.Mounted()) > 0 {
+		rep.Printf("mounted for the run: %v (the agents read the lockdown mode there)\n", run.Mounted())
+	}
+	return run, rep
 }
