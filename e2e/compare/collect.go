@@ -32,6 +32,8 @@ type Signals interface {
 	Logs(ctx context.Context, lane, traceID string) (Signal, error)
 	// RED counts a lane's request-count series.
 	RED(ctx context.Context, lane string) (Signal, error)
+	// Kept says what share of a lane's requests tail sampling keeps; Detail "" where there is none.
+	Kept(ctx context.Context, lane string) (Signal, error)
 }
 
 // Lab sends the same checkout to every lane and collects what each lane's instrumentation made of it.
@@ -113,7 +115,12 @@ func (l *Lab) collect(ctx context.Context, r *Result) {
 	if l.Signals == nil {
 		r.Logs = Signal{Err: "not looked up"}
 		r.RED = Signal{Err: "not looked up"}
+		r.Kept = Signal{Err: "not looked up"}
 		return
+	}
+	var err error
+	if r.Kept, err = l.Signals.Kept(ctx, r.Lane.Name); err != nil {
+		r.Kept = Signal{Err: err.Error()}
 	}
 	r.Logs = l.untilFound(ctx, func() (Signal, error) { return l.Signals.Logs(ctx, r.Lane.Name, r.TraceID) })
 	r.RED = l.untilFound(ctx, func() (Signal, error) { return l.Signals.RED(ctx, r.Lane.Name) })

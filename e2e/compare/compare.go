@@ -120,6 +120,7 @@ type Result struct {
 	WaitRanOut string `json:"wait_ran_out,omitempty"`
 	Logs       Signal `json:"logs"` // log lines with the trace id
 	RED        Signal `json:"red"`  // RED series of the lane
+	Kept       Signal `json:"kept"` // what tail sampling keeps of the lane's requests, where it runs
 }
 
 // Signal is a count read from a backend, or why it could not be read.

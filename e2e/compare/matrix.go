@@ -25,11 +25,12 @@ const (
 	ErrorMarked Capability = "the error marked where it happened"
 	Logs        Capability = "log lines found by trace id (Loki)"
 	RED         Capability = "RED series (Prometheus)"
+	Sampled     Capability = "kept by tail sampling"
 	Latency     Capability = "latency of this checkout"
 )
 
 // Capabilities are the matrix's rows, in order.
-var Capabilities = []Capability{RouteNames, Upstreams, SQLSpans, Business, OneTrace, ClientTrace, ErrorMarked, Logs, RED, Latency}
+var Capabilities = []Capability{RouteNames, Upstreams, SQLSpans, Business, OneTrace, ClientTrace, ErrorMarked, Logs, RED, Sampled, Latency}
 
 // Verdict is a cell's answer.
 type Verdict string
@@ -117,6 +118,8 @@ func (v view) answer(c Capability) Cell {
 		return v.logs()
 	case RED:
 		return v.red()
+	case Sampled:
+		return v.sampled()
 	case Latency:
 		return v.latency()
 	}
@@ -127,6 +130,9 @@ func (v view) answer(c Capability) Cell {
 		why := r.Missing
 		if why == "" {
 			why = "no span"
+		}
+		if r.Kept.Detail != "" {
+			why += "; tail sampling keeps " + r.Kept.Detail + ": this checkout may be one it dropped"
 		}
 		return Cell{No, fmt.Sprintf("no trace %s: %s", r.TraceID, why)}
 	}
@@ -382,6 +388,17 @@ func (v view) red() Cell {
 		return Cell{No, "no request-count series with lane=" + v.r.Lane.Name}
 	}
 	return Cell{Yes, fmt.Sprintf("%d request-count series with lane=%s (%s)", s.Count, v.r.Lane.Name, s.Detail)}
+}
+
+func (v view) sampled() Cell {
+	s := v.r.Kept
+	switch {
+	case s.Err != "":
+		return Cell{Unknown, s.Err}
+	case s.Detail == "":
+		return Cell{NA, "no tail sampling in this stack: every span is kept"}
+	}
+	return Cell{Value, s.Detail}
 }
 
 func (v view) latency() Cell {

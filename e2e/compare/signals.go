@@ -75,3 +75,29 @@ func counts(m map[string]int) string {
 	}
 	return strings.Join(parts, ", ")
 }
+
+// Kept is the share of the lane's requests (SERVER spans) that the samplers of the two-tier form
+// (docker-compose.sampling.yml) kept over the last 5 minutes: their span metrics of what they keep
+// beside the first tier's of everything. Detail is "" where no sampler runs.
+func (b Backends) Kept(ctx context.Context, lane string) (Signal, error) {
+	sum := func(metric string) (float64, bool, error) {
+		vec, err := query.Vector(ctx, b.Prometheus, fmt.Sprintf(`sum(increase(%s{lane=%q, span_kind="SPAN_KIND_SERVER"}[5m]))`, metric, lane))
+		if err != nil || len(vec) == 0 {
+			return 0, false, err
+		}
+		return float64(vec[0].Value), true, nil
+	}
+	kept, sampled, err := sum("traces_kept_calls_total")
+	if err != nil || !sampled {
+		return Signal{}, err
+	}
+	all, _, err := sum("traces_span_metrics_calls_total")
+	if err != nil {
+		return Signal{}, err
+	}
+	s := Signal{Count: int(kept), Detail: fmt.Sprintf("%.0f of the lane's %.0f requests in the last 5 min", kept, all)}
+	if all > 0 {
+		s.Detail = fmt.Sprintf("%.0f %% of the lane's requests in the last 5 min (%.0f of %.0f)", 100*kept/all, kept, all)
+	}
+	return s, nil
+}

@@ -186,6 +186,27 @@ func TestComposeTwoTierSampling(t *testing.T) {
 		t.Fatal(err)
 	}
 
+	t.Run("the lab page shows what tail sampling keeps of each lane", func(t *testing.T) {
+		addr, err := run.HostAddr(ctx, "lab", 8090)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep.Section("the lab page with tail sampling: one error checkout in every lane")
+		got, err := labCompare(addr, "error")
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, row := range got.Capabilities {
+			for _, lane := range samplingLanes {
+				cell := row.Cells[lane]
+				rep.Printf("  %-40s %-10s %-7s %s\n", row.Name, lane, cell.Verdict, cell.Reason)
+				if row.Name == string(compare.Sampled) && (cell.Verdict != string(compare.Value) || !strings.Contains(cell.Reason, "% of the lane's requests")) {
+					t.Errorf("lane %s, %s: %s (%s); want the share the samplers keep", lane, row.Name, cell.Verdict, cell.Reason)
+				}
+			}
+		}
+	})
+
 	t.Run("the tail sampling dashboard's queries have data for each lane", func(t *testing.T) {
 		all, err := dashboards.Load(root)
 		if err != nil {

@@ -11,12 +11,14 @@ import (
 
 // Want is the verdict each capability must get in a lane. Every lane logs the client's trace id (the
 // plain services read it from the traceparent header themselves) and has RED series (the services'
-// own metrics; span metrics too where there are spans). propagates says whether the doctor lets the
-// Go auto agent carry the trace context on this kernel.
+// own metrics; span metrics too where there are spans). No tail sampling runs where Want applies (the
+// native run, the recordings, the compose run's default stack): every span is kept. propagates says
+// whether the doctor lets the Go auto agent carry the trace context on this kernel.
 func Want(lane string, sc compare.Scenario, propagates bool) map[compare.Capability]compare.Verdict {
 	want := spanRows(lane, sc, propagates)
 	if want != nil {
 		want[compare.Logs], want[compare.RED], want[compare.Latency] = compare.Yes, compare.Yes, compare.Value
+		want[compare.Sampled] = compare.NA
 	}
 	return want
 }
