@@ -107,7 +107,7 @@ func (l *Lab) collect(ctx context.Context, r *Result) {
 		sleep(ctx, time.Until(exported)+l.Settle)
 		r.Trace, r.Missing = l.readOnce(ctx, r.TraceID)
 	} else {
-		r.Trace, r.Missing = l.readStable(ctx, r.TraceID, exported)
+		r.Trace, r.Missing, r.Absent = l.readStable(ctx, r.TraceID, exported)
 	}
 	if len(r.Trace) > 0 && len(unanswered(r.Trace)) > 0 {
 		l.readRelated(ctx, r, exported)
@@ -136,16 +136,16 @@ func (l *Lab) readOnce(ctx context.Context, traceID string) ([]spans.Span, strin
 
 // readStable reads a trace until the same nonzero number of spans comes back over Settle, and not before
 // exported, when the last of its spans has left the senders.
-func (l *Lab) readStable(ctx context.Context, traceID string, exported time.Time) ([]spans.Span, string) {
-	var trace []spans.Span
+func (l *Lab) readStable(ctx context.Context, traceID string, exported time.Time) (trace []spans.Span, missing string, absent bool) {
 	var stableSince time.Time
 	err := wait.Eventually(ctx, "trace "+traceID, l.Timeout, l.Settle/4, func() error {
 		got, err := l.Source.Trace(ctx, traceID)
 		switch {
 		case err != nil:
+			absent = false
 			return err
 		case len(got) == 0:
-			trace = nil
+			trace, absent = nil, true
 			return errors.New("not in the trace backend")
 		case len(got) != len(trace):
 			trace, stableSince = got, time.Now()
@@ -156,12 +156,12 @@ func (l *Lab) readStable(ctx context.Context, traceID string, exported time.Time
 		return nil
 	})
 	if err != nil && len(trace) == 0 {
-		return nil, err.Error()
+		return nil, err.Error(), absent
 	}
 	if err != nil {
-		return trace, fmt.Sprintf("still growing after %s", l.Timeout)
+		return trace, fmt.Sprintf("still growing after %s", l.Timeout), false
 	}
-	return trace, ""
+	return trace, "", false
 }
 
 // readRelated reads the lane's spans around the checkout until every call of its trace is answered by a

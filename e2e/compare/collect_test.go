@@ -112,3 +112,27 @@ func TestCollectSaysWhenTheWaitRanOut(t *testing.T) {
 		t.Errorf("%s needs no related trace: %s %q", ClientTrace, cell.Verdict, cell.Reason)
 	}
 }
+
+// A trace the backend does not have, in a stack with tail sampling, may be one the samplers dropped: the
+// cell says so. A backend that could not be asked says nothing of sampling.
+func TestMissingTraceMentionsSamplingOnlyWhenTheBackendAnswered(t *testing.T) {
+	sc, _ := ScenarioNamed("normal")
+	kept := Signal{Count: 31, Detail: "31 % of the lane's requests in the last 5 min (31 of 100)"}
+	lane := Lane{Name: "manual", Observer: SDK, Gateway: "http://127.0.0.1:1"}
+	for _, tc := range []struct {
+		r    Result
+		want bool
+	}{
+		{Result{Lane: lane, Status: 201, TraceID: "aa", Missing: "not in the trace backend", Absent: true, Kept: kept}, true},
+		{Result{Lane: lane, Status: 201, TraceID: "aa", Missing: "connection refused", Kept: kept}, false},
+		{Result{Lane: lane, Status: 201, TraceID: "aa", Missing: "not in the trace backend", Absent: true}, false},
+	} {
+		cell := Build(sc, []Result{tc.r}, nil).Cell(RouteNames, "manual")
+		if got := strings.Contains(cell.Reason, "may be one it dropped"); got != tc.want || cell.Verdict != No {
+			t.Errorf("absent %v, kept %q: %s %q", tc.r.Absent, tc.r.Kept.Detail, cell.Verdict, cell.Reason)
+		}
+		if s := Build(sc, []Result{tc.r}, nil).Cell(Sampled, "manual"); (s.Verdict == Value) != (tc.r.Kept.Detail != "") {
+			t.Errorf("kept %q: sampling row %s %q", tc.r.Kept.Detail, s.Verdict, s.Reason)
+		}
+	}
+}

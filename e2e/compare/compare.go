@@ -113,6 +113,7 @@ type Result struct {
 	Latency time.Duration `json:"latency"`           // as the client measured it
 	TraceID string        `json:"trace_id"`          // the trace id the client sent in its traceparent
 	Missing string        `json:"missing,omitempty"` // why no trace could be read, "" when it could
+	Absent  bool          `json:"absent,omitempty"`  // the trace backend answered, without any span of the trace
 	Trace   []spans.Span  `json:"-"`                 // the spans of that trace
 	Related []spans.Span  `json:"-"`                 // the lane's spans around it, for Relate
 	// WaitRanOut says which calls no related trace answered once their spans had time to arrive, ""

@@ -131,7 +131,7 @@ func (v view) answer(c Capability) Cell {
 		if why == "" {
 			why = "no span"
 		}
-		if r.Kept.Detail != "" {
+		if r.Absent && r.Kept.Detail != "" {
 			why += "; tail sampling keeps " + r.Kept.Detail + ": this checkout may be one it dropped"
 		}
 		return Cell{No, fmt.Sprintf("no trace %s: %s", r.TraceID, why)}
