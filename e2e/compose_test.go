@@ -411,21 +411,22 @@ func TestTwoTierSamplingComposeMatchesItsConfigs(t *testing.T) {
 	}
 }
 
-// The lab waits for a checkout's spans exactly as long as the compose files' senders and Collectors may
-// hold them (native.ExportDelay reads their batch delays, decision wait and queue flushes).
-func TestLabWaitsAsLongAsTheSendersAndCollectorsHoldSpans(t *testing.T) {
+// The lab waits for a checkout's spans exactly as long as the compose files' senders, Collectors and Tempo
+// may take to make them findable (native.SpanDelay reads their batch delays, decision wait, queue
+// flushes and Tempo's search delay).
+func TestLabWaitsAsLongAsSpansTakeToBeFound(t *testing.T) {
 	for _, files := range combos {
 		p, err := load(t, testEnv, native.Lanes, files...)
 		if err != nil {
 			t.Fatal(err)
 		}
-		want, err := native.ExportDelay(p)
+		want, err := native.SpanDelay(p)
 		if err != nil {
 			t.Fatalf("%v: %v", files, err)
 		}
-		got := value(p.Services["lab"].Environment["LAB_EXPORT_DELAY"])
+		got := value(p.Services["lab"].Environment["LAB_SPAN_DELAY"])
 		if d, err := time.ParseDuration(got); err != nil || d != want {
-			t.Errorf("%v: the lab's LAB_EXPORT_DELAY=%q; the senders and Collectors hold a span up to %s", files, got, want)
+			t.Errorf("%v: the lab's LAB_SPAN_DELAY=%q; a span can take %s to be found in Tempo", files, got, want)
 		}
 	}
 }

@@ -204,8 +204,9 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*n
 		Verdicts: verdicts,
 		Settle:   3 * time.Second,
 		Timeout:  30 * time.Second,
-		// The SDK and the agents export every 0.5 s here, and the Collector's queue batches for 1 s.
-		ExportDelay: endtoend.ExportEvery + time.Second,
+		// The SDK and the agents export every 0.5 s here, and the Collector's queue batches for 1 s;
+		// the sink has every span it received at once.
+		SpanDelay: endtoend.ExportEvery + time.Second,
 	}
 	for _, l := range lanes {
 		observer, _ := compare.ObserverOf(l.Name) // every lane of the run is one of the lab's

@@ -46,12 +46,12 @@ type Lab struct {
 	// A trace counts as complete once it has kept the same number of spans for Settle; a lane whose
 	// trace is still empty or growing after Timeout is shown as it is, with the reason.
 	Settle, Timeout time.Duration
-	// ExportDelay is how long after a request ends its spans may still be on their way: the senders'
-	// batch delay (OTEL_BSP_SCHEDULE_DELAY of the lanes in docker-compose.yml) and the Collector's
-	// (its queue's flush_timeout). Until then a trace is not complete, however still it looks, and the
-	// traces answering its calls are awaited; past it (and Settle for the backend), what is missing is
-	// reported as a wait that ran out, not as a "no".
-	ExportDelay time.Duration
+	// SpanDelay is how long after a request ends its spans can take to be found in the trace backend:
+	// the senders' batch delay (OTEL_BSP_SCHEDULE_DELAY of the lanes in docker-compose.yml), the
+	// Collector's queue, Tempo's search (native.SpanDelay reads them all). Until then a trace is not
+	// complete, however still it looks, and the traces answering its calls are awaited; past it (and
+	// Settle), what is missing is reported as a wait that ran out, not as a "no".
+	SpanDelay time.Duration
 }
 
 // Compare sends one checkout of the scenario to every lane, one lane after the other so that their
@@ -101,7 +101,7 @@ const aroundSlack = 250 * time.Millisecond
 // collect reads a lane's trace until it stops growing, the spans around it, then its logs and metrics.
 func (l *Lab) collect(ctx context.Context, r *Result) {
 	// Every span of the checkout has left its sender and the Collector by then.
-	exported := r.Sent.Add(r.Latency + l.ExportDelay)
+	exported := r.Sent.Add(r.Latency + l.SpanDelay)
 	if r.Lane.Observer == None {
 		// Nothing should come: look once, after the time a span would need to arrive.
 		sleep(ctx, time.Until(exported)+l.Settle)

@@ -59,7 +59,7 @@ func export(t *testing.T, sink *spans.Sink, list []spans.Span) {
 }
 
 // The traces of the called services arrive after the gateway's (their agents export on their own, every
-// few seconds): the lab waits for them as long as ExportDelay says, and its cells are those of the
+// few seconds): the lab waits for them as long as SpanDelay says, and its cells are those of the
 // whole recording.
 func TestCollectWaitsForTheCalledServicesTraces(t *testing.T) {
 	sent, trace, answers := replayed(t, "error")
@@ -67,7 +67,7 @@ func TestCollectWaitsForTheCalledServicesTraces(t *testing.T) {
 	export(t, sink, trace)
 	time.AfterFunc(1500*time.Millisecond, func() { export(t, sink, answers) })
 
-	l := &Lab{Source: sink, Settle: 200 * time.Millisecond, Timeout: 10 * time.Second, ExportDelay: 2 * time.Second}
+	l := &Lab{Source: sink, Settle: 200 * time.Millisecond, Timeout: 10 * time.Second, SpanDelay: 2 * time.Second}
 	r := sent
 	began := time.Now()
 	l.collect(context.Background(), &r)
@@ -90,12 +90,12 @@ func TestCollectSaysWhenTheWaitRanOut(t *testing.T) {
 	sink := &spans.Sink{}
 	export(t, sink, trace)
 
-	l := &Lab{Source: sink, Settle: 200 * time.Millisecond, Timeout: 10 * time.Second, ExportDelay: time.Second}
+	l := &Lab{Source: sink, Settle: 200 * time.Millisecond, Timeout: 10 * time.Second, SpanDelay: time.Second}
 	r := sent
 	began := time.Now()
 	l.collect(context.Background(), &r)
 	if took := time.Since(began); took > 5*time.Second {
-		t.Errorf("the wait took %s; the spans had time to arrive after ExportDelay and Settle", took)
+		t.Errorf("the wait took %s; the spans had time to arrive after SpanDelay and Settle", took)
 	}
 	if !strings.HasPrefix(r.WaitRanOut, "the wait ran out: no trace of ") {
 		t.Fatalf("WaitRanOut %q", r.WaitRanOut)

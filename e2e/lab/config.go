@@ -21,9 +21,9 @@ type Config struct {
 	Prometheus string         // PROMETHEUS_URL
 	Grafana    string         // GRAFANA_URL: the browser follows it, so it is an address the user reaches
 	Timeout    time.Duration  // LAB_TIMEOUT: how long to wait for a lane's trace, logs and metrics
-	// LAB_EXPORT_DELAY: how long after a checkout its spans can still be on their way (compare.Lab's
-	// ExportDelay); docker-compose.yml sets what its senders and Collector add up to.
-	ExportDelay time.Duration
+	// LAB_SPAN_DELAY: how long after a checkout its spans can take to be found in Tempo (compare.Lab's
+	// SpanDelay); docker-compose.yml sets what its senders, Collector and Tempo add up to.
+	SpanDelay time.Duration
 }
 
 // ConfigFromEnv reads the configuration; a bad setting is an error that names it.
@@ -56,12 +56,12 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err != nil || c.Timeout < time.Second || c.Timeout > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("LAB_TIMEOUT: %q is not a duration from 1s to 5m", getenv("LAB_TIMEOUT")))
 	}
-	c.ExportDelay, err = time.ParseDuration(get("LAB_EXPORT_DELAY", "6s"))
+	c.SpanDelay, err = time.ParseDuration(get("LAB_SPAN_DELAY", "9s"))
 	switch {
-	case err != nil || c.ExportDelay < 0:
-		errs = append(errs, fmt.Errorf("LAB_EXPORT_DELAY: %q is not a duration of 0s or more", getenv("LAB_EXPORT_DELAY")))
-	case c.ExportDelay >= c.Timeout && c.Timeout > 0:
-		errs = append(errs, fmt.Errorf("LAB_EXPORT_DELAY: %s leaves nothing of LAB_TIMEOUT (%s): the wait would always run out", c.ExportDelay, c.Timeout))
+	case err != nil || c.SpanDelay < 0:
+		errs = append(errs, fmt.Errorf("LAB_SPAN_DELAY: %q is not a duration of 0s or more", getenv("LAB_SPAN_DELAY")))
+	case c.SpanDelay >= c.Timeout && c.Timeout > 0:
+		errs = append(errs, fmt.Errorf("LAB_SPAN_DELAY: %s leaves nothing of LAB_TIMEOUT (%s): the wait would always run out", c.SpanDelay, c.Timeout))
 	}
 	if _, _, err := net.SplitHostPort(c.Addr); err != nil {
 		errs = append(errs, fmt.Errorf("LAB_ADDR: %w", err))

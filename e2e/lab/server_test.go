@@ -140,9 +140,9 @@ func TestConfigNamesTheBadSetting(t *testing.T) {
 		{"LAB_TIMEOUT", "forever"},
 		{"LAB_TIMEOUT", "10ms"},
 		{"LAB_ADDR", "8090"},
-		{"LAB_EXPORT_DELAY", "soon"},
-		{"LAB_EXPORT_DELAY", "-1s"},
-		{"LAB_EXPORT_DELAY", "30s"}, // as long as LAB_TIMEOUT's default
+		{"LAB_SPAN_DELAY", "soon"},
+		{"LAB_SPAN_DELAY", "-1s"},
+		{"LAB_SPAN_DELAY", "30s"}, // as long as LAB_TIMEOUT's default
 	} {
 		_, err := ConfigFromEnv(env(kv...))
 		if err == nil || !strings.Contains(err.Error(), kv[0]+":") {

@@ -15,12 +15,21 @@ import (
 // specification's default for the batch span processor, which the SDK and the Go auto agent use.
 const DefaultScheduleDelay = 5 * time.Second
 
-// ExportDelay is how long after a request ends its spans can still be on their way to Tempo in the stack
-// p describes, read from the compose files and the Collector configs they mount: the longest batch
-// delay of the services that send OTLP (OTEL_BSP_SCHEDULE_DELAY), then, for each Collector on the way
-// (the Collector, and the samplers where docker-compose.sampling.yml runs them), the longest a span
-// waits in it: a tail sampler's decision_wait and its queues' flush_timeout.
-func ExportDelay(p *types.Project) (time.Duration, error) {
+// SpanDelay is how long after a request ends its spans can take to be found in Tempo, by trace id and by
+// search, in the stack p describes, read from the compose files and the configs they mount: the longest
+// batch delay of the services that send OTLP (OTEL_BSP_SCHEDULE_DELAY), then, for each Collector on the
+// way (the Collector, and the samplers where docker-compose.sampling.yml runs them), the longest a span
+// waits in it (a tail sampler's decision_wait, its queues' flush_timeout), then Tempo's ingester, whose
+// search sees a trace only once it went trace_idle_period without a span, at its next flush check.
+func SpanDelay(p *types.Project) (time.Duration, error) {
+	tempo, ok := p.Services["tempo"]
+	if !ok {
+		return 0, fmt.Errorf("no service tempo")
+	}
+	searchable, err := tempoDelay(tempo)
+	if err != nil {
+		return 0, fmt.Errorf("tempo: %w", err)
+	}
 	var senders, collectors time.Duration
 	for _, name := range p.ServiceNames() {
 		s := p.Services[name]
@@ -43,7 +52,69 @@ func ExportDelay(p *types.Project) (time.Duration, error) {
 			collectors += d
 		}
 	}
-	return senders + collectors, nil
+	return senders + collectors + searchable, nil
+}
+
+// Tempo's own defaults (modules/ingester/config.go at the pinned version) where its config sets none.
+const (
+	tempoTraceIdle  = 5 * time.Second
+	tempoFlushCheck = 10 * time.Second
+)
+
+// tempoDelay is how long after its last span Tempo's search can take to see a trace: the ingester's
+// trace_idle_period and flush_check_period, from the config file its command names.
+func tempoDelay(s types.ServiceConfig) (time.Duration, error) {
+	var data []byte
+	for _, arg := range s.Command {
+		path, ok := strings.CutPrefix(arg, "-config.file=")
+		if !ok {
+			continue
+		}
+		file, err := mountedFile(s, path)
+		if err != nil {
+			return 0, err
+		}
+		if data, err = os.ReadFile(file); err != nil {
+			return 0, err
+		}
+	}
+	if data == nil {
+		return 0, fmt.Errorf("its command %q names no -config.file", s.Command)
+	}
+	var cfg struct {
+		Ingester struct {
+			TraceIdle  string `yaml:"trace_idle_period"`
+			FlushCheck string `yaml:"flush_check_period"`
+		} `yaml:"ingester"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return 0, err
+	}
+	idle, check := tempoTraceIdle, tempoFlushCheck
+	for _, setting := range []struct {
+		name, value string
+		d           *time.Duration
+	}{{"trace_idle_period", cfg.Ingester.TraceIdle, &idle}, {"flush_check_period", cfg.Ingester.FlushCheck, &check}} {
+		if setting.value == "" {
+			continue
+		}
+		d, err := time.ParseDuration(setting.value)
+		if err != nil {
+			return 0, fmt.Errorf("ingester.%s: %w", setting.name, err)
+		}
+		*setting.d = d
+	}
+	return idle + check, nil
+}
+
+// mountedFile is the host file a service's volumes mount at path.
+func mountedFile(s types.ServiceConfig, path string) (string, error) {
+	for _, v := range s.Volumes {
+		if v.Target == path {
+			return v.Source, nil
+		}
+	}
+	return "", fmt.Errorf("%s is not mounted", path)
 }
 
 // collectorDelay is the longest a span waits in one Collector: the decision_wait of its tail sampler, if
@@ -55,14 +126,9 @@ func collectorDelay(s types.ServiceConfig) (time.Duration, error) {
 		if !ok {
 			continue
 		}
-		file := ""
-		for _, v := range s.Volumes {
-			if v.Target == path {
-				file = v.Source
-			}
-		}
-		if file == "" {
-			return 0, fmt.Errorf("loads %s, which no volume mounts", path)
+		file, err := mountedFile(s, path)
+		if err != nil {
+			return 0, err
 		}
 		data, err := os.ReadFile(file)
 		if err != nil {

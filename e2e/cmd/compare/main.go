@@ -34,7 +34,7 @@ type config struct {
 	prometheus string
 	markdown   string
 	timeout    time.Duration
-	delay      time.Duration // compare.Lab's ExportDelay
+	delay      time.Duration // compare.Lab's SpanDelay
 }
 
 func main() {
@@ -62,7 +62,7 @@ func parse(args []string) (config, error) {
 	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for a lane's trace, logs and metrics")
 	repo := fs.String("repo", ".", "the repository's root, where the compose files are")
 	compose := fs.String("compose", "docker-compose.yml", "the compose files of the running stack, separated by commas, "+
-		"from which the wait for a checkout's spans is read: the senders' batch delay and the Collectors' (add docker-compose.sampling.yml for the two-tier form)")
+		"from which the wait for a checkout's spans is read: the senders' batch delay, the Collectors', Tempo's search (add docker-compose.sampling.yml for the two-tier form)")
 	if err := fs.Parse(args); err != nil {
 		return config{}, err
 	}
@@ -92,11 +92,11 @@ func parse(args []string) (config, error) {
 	if err != nil {
 		return cfg, fmt.Errorf("-compose: %w", err)
 	}
-	if cfg.delay, err = native.ExportDelay(project); err != nil {
+	if cfg.delay, err = native.SpanDelay(project); err != nil {
 		return cfg, fmt.Errorf("-compose: %w", err)
 	}
 	if cfg.timeout <= cfg.delay {
-		return cfg, fmt.Errorf("-timeout: must be longer than the %s the compose files' senders and Collectors may hold a span", cfg.delay)
+		return cfg, fmt.Errorf("-timeout: must be longer than the %s a span can take to be found in Tempo, by the compose files", cfg.delay)
 	}
 	return cfg, nil
 }
@@ -108,16 +108,16 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		return fmt.Errorf("-prometheus: %w", err)
 	}
 	lab := compare.Lab{
-		Lanes:       cfg.lanes,
-		Client:      client,
-		Source:      compare.Tempo{Client: client, URL: cfg.tempo},
-		Signals:     compare.Backends{Client: client, Loki: cfg.loki, Prometheus: promv1.NewAPI(prom)},
-		Verdicts:    verdicts(cfg.lanes, log),
-		Settle:      5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
-		Timeout:     cfg.timeout,
-		ExportDelay: cfg.delay,
+		Lanes:     cfg.lanes,
+		Client:    client,
+		Source:    compare.Tempo{Client: client, URL: cfg.tempo},
+		Signals:   compare.Backends{Client: client, Loki: cfg.loki, Prometheus: promv1.NewAPI(prom)},
+		Verdicts:  verdicts(cfg.lanes, log),
+		Settle:    5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
+		Timeout:   cfg.timeout,
+		SpanDelay: cfg.delay,
 	}
-	log.Info("waiting for each checkout's spans", "export_delay", cfg.delay, "from", "the compose files' senders and Collectors")
+	log.Info("waiting for each checkout's spans", "span_delay", cfg.delay, "from", "the compose files' senders, Collectors and Tempo")
 	var md bytes.Buffer
 	md.WriteString("# The lanes compared, one checkout of each scenario (make compare)\n\n")
 	for _, sc := range cfg.scenarios {

@@ -46,10 +46,10 @@ func run(cfg lab.Config, log *slog.Logger) error {
 		Signals: compare.Backends{Client: client, Loki: cfg.Loki, Prometheus: promv1.NewAPI(prom)},
 		// The lab runs in a container without the agents' privileges: it cannot see what the kernel lets
 		// them do, so the matrix says so and points at make doctor rather than guess.
-		Verdicts:    nil,
-		Settle:      5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
-		Timeout:     cfg.Timeout,
-		ExportDelay: cfg.ExportDelay,
+		Verdicts:  nil,
+		Settle:    5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
+		Timeout:   cfg.Timeout,
+		SpanDelay: cfg.SpanDelay,
 	}
 	srv := &http.Server{
 		Addr:              cfg.Addr,
