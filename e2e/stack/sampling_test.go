@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"slices"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -28,7 +29,7 @@ const checkoutsPerScenario = 10
 // The two-tier form of docker-compose.sampling.yml on the engine: the Collector routes each trace by its id
 // to one of two samplers, which keep errors, slow traces, every trace of the split lanes and 10 % of the
 // rest. Each trace in Tempo comes whole from one sampler, both samplers decide, what the policies must
-// keep is kept, and the dashboard's queries have data.
+// keep is kept, the lab and the dashboard show it, and a sampler killed with -9 loses only what it held.
 func TestComposeTwoTierSampling(t *testing.T) {
 	ctx := context.Background()
 	run, rep := upForTest(t, Options{Name: "zero-code-lab-e2e-sampling", Lanes: samplingLanes, Files: []string{"docker-compose.sampling.yml"}},
@@ -252,6 +253,87 @@ func TestComposeTwoTierSampling(t *testing.T) {
 		}
 		for _, s := range v {
 			rep.Printf("kept share of SERVER spans since the start, lane %s: %.2f (approximate: both counts are flushed every 15 s, not at the same moment, and the kept one lags by the decision wait)\n", s.Metric["lane"], float64(s.Value))
+		}
+	})
+	// Last: it leaves one sampler restarted. Error checkouts of the manual lane, which the errors policy
+	// always keeps, 4 a second for 40 s; 15 s in, one sampler is killed with -9, and the engine restarts
+	// it. What it held, waiting for decisions, is gone; what came after waited on the first tier's disk.
+	t.Run("a sampler killed with -9 loses only the traces it held for their decision", func(t *testing.T) {
+		rep.Section("a sampler killed with -9 under load (manual lane, error checkouts, 4 a second)")
+		addr, err := run.HostAddr(ctx, "manual-gateway", 8080)
+		if err != nil {
+			t.Fatal(err)
+		}
+		victim := samplers[0]
+		pid, err := run.Docker(ctx, "inspect", "-f", "{{.State.Pid}}", victim)
+		if err != nil {
+			t.Fatal(err)
+		}
+		var sentList []Sent
+		var killedAt time.Time
+		began := time.Now()
+		tick := time.NewTicker(250 * time.Millisecond)
+		defer tick.Stop()
+		for ; time.Since(began) < 40*time.Second; <-tick.C {
+			if killedAt.IsZero() && time.Since(began) > 15*time.Second {
+				var p int
+				fmt.Sscan(strings.TrimSpace(pid), &p)
+				if err := syscall.Kill(p, syscall.SIGKILL); err != nil {
+					t.Fatalf("kill -9 sampler %s (pid %d): %v", victim, p, err)
+				}
+				killedAt = time.Now()
+			}
+			sentList = append(sentList, CheckoutOf(ctx, client, "manual", "http://"+addr, "error"))
+		}
+		restarted, _ := run.Docker(ctx, "inspect", "-f", "{{.RestartCount}} {{.State.StartedAt}}", victim)
+		rep.Printf("sampler %s killed %.1f s into the load; the engine restarted it: restart count and start %s\n",
+			victim, killedAt.Sub(began).Seconds(), strings.TrimSpace(restarted))
+
+		// Held at the kill: a checkout's spans reach the sampler up to 6 s after it (the senders' 5 s
+		// batch, the first tier's 1 s queue) and wait 10 s there for the decision.
+		const held = 17 * time.Second
+		var kept map[string][]spans.Span
+		var lostIn, lostOut, inWindow int
+		wait.Eventually(ctx, "the checkouts after the kill, in Tempo", 2*time.Minute, 3*time.Second, func() error {
+			received, err := run.Spans()
+			if err != nil {
+				return err
+			}
+			kept = spans.ByTrace(received)
+			lostIn, lostOut, inWindow = 0, 0, 0
+			for _, c := range sentList {
+				in := c.At.After(killedAt.Add(-held)) && c.At.Before(killedAt.Add(time.Second))
+				if in {
+					inWindow++
+				}
+				switch {
+				case len(kept[c.TraceID]) > 0:
+				case in:
+					lostIn++
+				default:
+					lostOut++
+				}
+			}
+			if lostOut > 0 {
+				return fmt.Errorf("%d checkouts outside the kill's window not (yet) in Tempo", lostOut)
+			}
+			return nil
+		})
+		partial := 0
+		for _, c := range sentList {
+			services := map[string]bool{}
+			for _, sp := range kept[c.TraceID] {
+				services[sp.Service] = true
+			}
+			if len(kept[c.TraceID]) > 0 && !(services["gateway"] && services["inventory"]) {
+				partial++
+			}
+		}
+		rep.Printf("%d error checkouts: %d sent in the %s before the kill (the traces it could hold), of which %d lost;\n"+
+			"%d lost outside that window; %d kept without the gateway's or inventory's spans (decided on what arrived after the restart)\n",
+			len(sentList), inWindow, held, lostIn, lostOut, partial)
+		if lostOut > 0 {
+			t.Errorf("%d checkouts lost outside the %s the killed sampler could hold: the first tier should have kept them on disk until it was back", lostOut, held)
 		}
 	})
 }
