@@ -89,3 +89,24 @@ func TestBuildsReadTheirVersionsFromDotEnv(t *testing.T) {
 		}
 	}
 }
+
+// go.work (for editors) builds both modules with one version of each module they share, the higher one:
+// it must be the version each go.mod names, or the workspace builds what no test ran (and may not compile).
+func TestModulesShareTheirDependenciesVersions(t *testing.T) {
+	requires := func(file string) map[string]string {
+		out := map[string]string{}
+		for _, m := range regexp.MustCompile(`(?m)^\s+(\S+) (v\S+)`).FindAllStringSubmatch(readFile(t, file), -1) {
+			out[m[1]] = m[2]
+		}
+		return out
+	}
+	e2e, services := requires("e2e/go.mod"), requires("services/go.mod")
+	if len(e2e) == 0 || len(services) == 0 {
+		t.Fatal("no require lines read")
+	}
+	for mod, v := range e2e {
+		if w, ok := services[mod]; ok && w != v {
+			t.Errorf("%s: e2e/go.mod requires %s, services/go.mod %s", mod, v, w)
+		}
+	}
+}

@@ -88,7 +88,7 @@ func LokiLines(ctx context.Context, client *http.Client, base, logql string, win
 
 // Vector runs an instant PromQL query that must answer an instant vector.
 func Vector(ctx context.Context, prom promv1.API, expr string) (model.Vector, error) {
-	v, _, err := prom.Query(ctx, expr, time.Now())
+	v, _, _, err := prom.Query(ctx, expr, time.Now())
 	if err != nil {
 		return nil, fmt.Errorf("Prometheus: %w", err)
 	}
@@ -102,7 +102,7 @@ func Vector(ctx context.Context, prom promv1.API, expr string) (model.Vector, er
 // SeriesOf returns the labels of one series of metric, or why there is none: what a check prints when a
 // query on that metric found nothing.
 func SeriesOf(ctx context.Context, prom promv1.API, metric string) string {
-	series, _, err := prom.Series(ctx, []string{metric}, time.Now().Add(-time.Hour), time.Now())
+	series, _, _, err := prom.Series(ctx, []string{metric}, time.Now().Add(-time.Hour), time.Now())
 	switch {
 	case err != nil:
 		return err.Error()

@@ -268,7 +268,7 @@ func TestComposeStack(t *testing.T) {
 	t.Run("Prometheus scrapes every shop target of the running lanes, each labelled with its lane by the service", func(t *testing.T) {
 		up := map[string]float64{}
 		err := wait.Eventually(ctx, "every shop target of the running lanes scraped", 90*time.Second, 3*time.Second, func() error {
-			v, _, err := promQL.Query(ctx, `process_start_time_seconds{job="shop"} > bool 0`, time.Now())
+			v, _, _, err := promQL.Query(ctx, `process_start_time_seconds{job="shop"} > bool 0`, time.Now())
 			if err != nil {
 				return err
 			}
@@ -593,7 +593,7 @@ func TestComposeStack(t *testing.T) {
 
 		// The Collector itself refused nothing, through every fault (its counters restart with it, hence max_over_time).
 		refused := -1.0
-		if v, _, err := promQL.Query(ctx, `sum(max_over_time(otelcol_receiver_refused_spans[15m]))`, time.Now()); err != nil {
+		if v, _, _, err := promQL.Query(ctx, `sum(max_over_time(otelcol_receiver_refused_spans[15m]))`, time.Now()); err != nil {
 			t.Error(err)
 		} else if vec := v.(model.Vector); len(vec) == 1 {
 			refused = float64(vec[0].Value)
