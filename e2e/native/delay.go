@@ -21,6 +21,7 @@ const DefaultScheduleDelay = 5 * time.Second
 // way (the Collector, and the samplers where docker-compose.sampling.yml runs them), the longest a span
 // waits in it (a tail sampler's decision_wait, its queues' flush_timeout), then Tempo's ingester, whose
 // search sees a trace only once it went trace_idle_period without a span, at its next flush check.
+// Beyla is not counted: its exporter's settings are in beyla-config.yml, not in its environment.
 func SpanDelay(p *types.Project) (time.Duration, error) {
 	tempo, ok := p.Services["tempo"]
 	if !ok {
