@@ -3,6 +3,7 @@ package native
 import (
 	"fmt"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -65,23 +66,14 @@ const (
 // tempoDelay is how long after its last span Tempo's search can take to see a trace: the ingester's
 // trace_idle_period and flush_check_period, from the config file its command names.
 func tempoDelay(s types.ServiceConfig) (time.Duration, error) {
-	var data []byte
-	for _, arg := range s.Command {
-		path, ok := strings.CutPrefix(arg, "-config.file=")
-		if !ok {
-			continue
-		}
-		file, err := mountedFile(s, path)
-		if err != nil {
-			return 0, err
-		}
-		if data, err = os.ReadFile(file); err != nil {
-			return 0, err
-		}
+	files, err := configFiles(s, "-config.file=")
+	if err != nil {
+		return 0, err
 	}
-	if data == nil {
-		return 0, fmt.Errorf("its command %q names no -config.file", s.Command)
+	if len(files) != 1 {
+		return 0, fmt.Errorf("its command %q names %d -config.file; want one", s.Command, len(files))
 	}
+	data := files[0].data
 	var cfg struct {
 		Ingester struct {
 			TraceIdle  string `yaml:"trace_idle_period"`
@@ -108,33 +100,43 @@ func tempoDelay(s types.ServiceConfig) (time.Duration, error) {
 	return idle + check, nil
 }
 
-// mountedFile is the host file a service's volumes mount at path.
-func mountedFile(s types.ServiceConfig, path string) (string, error) {
-	for _, v := range s.Volumes {
-		if v.Target == path {
-			return v.Source, nil
+// configFile is one config file a service's command names: its path in the container, its content.
+type configFile struct {
+	path string
+	data []byte
+}
+
+// configFiles reads the config files a service's command names with flag (flag=path), in order, from
+// the host files its volumes mount there.
+func configFiles(s types.ServiceConfig, flag string) ([]configFile, error) {
+	var files []configFile
+	for _, arg := range s.Command {
+		path, ok := strings.CutPrefix(arg, flag)
+		if !ok {
+			continue
 		}
+		i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == path })
+		if i < 0 {
+			return nil, fmt.Errorf("%s is not mounted", path)
+		}
+		data, err := os.ReadFile(s.Volumes[i].Source)
+		if err != nil {
+			return nil, err
+		}
+		files = append(files, configFile{path, data})
 	}
-	return "", fmt.Errorf("%s is not mounted", path)
+	return files, nil
 }
 
 // collectorDelay is the longest a span waits in one Collector: the decision_wait of its tail sampler, if
 // it has one, and the longest flush_timeout of its exporters' queues, from every config file it loads.
 func collectorDelay(s types.ServiceConfig) (time.Duration, error) {
+	files, err := configFiles(s, "--config=")
+	if err != nil {
+		return 0, err
+	}
 	var wait, flush time.Duration
-	for _, arg := range s.Command {
-		path, ok := strings.CutPrefix(arg, "--config=")
-		if !ok {
-			continue
-		}
-		file, err := mountedFile(s, path)
-		if err != nil {
-			return 0, err
-		}
-		data, err := os.ReadFile(file)
-		if err != nil {
-			return 0, err
-		}
+	for _, f := range files {
 		var cfg struct {
 			Processors map[string]struct {
 				DecisionWait string `yaml:"decision_wait"`
@@ -147,8 +149,8 @@ func collectorDelay(s types.ServiceConfig) (time.Duration, error) {
 				} `yaml:"sending_queue"`
 			} `yaml:"exporters"`
 		}
-		if err := yaml.Unmarshal(data, &cfg); err != nil {
-			return 0, fmt.Errorf("%s: %w", file, err)
+		if err := yaml.Unmarshal(f.data, &cfg); err != nil {
+			return 0, fmt.Errorf("%s: %w", f.path, err)
 		}
 		for id, p := range cfg.Processors {
 			if p.DecisionWait == "" {
@@ -156,7 +158,7 @@ func collectorDelay(s types.ServiceConfig) (time.Duration, error) {
 			}
 			d, err := time.ParseDuration(p.DecisionWait)
 			if err != nil {
-				return 0, fmt.Errorf("%s: processor %s: decision_wait: %w", file, id, err)
+				return 0, fmt.Errorf("%s: processor %s: decision_wait: %w", f.path, id, err)
 			}
 			wait = max(wait, d)
 		}
@@ -166,7 +168,7 @@ func collectorDelay(s types.ServiceConfig) (time.Duration, error) {
 			}
 			d, err := time.ParseDuration(e.SendingQueue.Batch.FlushTimeout)
 			if err != nil {
-				return 0, fmt.Errorf("%s: exporter %s: flush_timeout: %w", file, id, err)
+				return 0, fmt.Errorf("%s: exporter %s: flush_timeout: %w", f.path, id, err)
 			}
 			flush = max(flush, d)
 		}
