@@ -85,6 +85,12 @@ func TestEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	bins.Agent, bins.Loki, bins.Prometheus = agent, loki, prom
+	// Beyla runs where the user gives a binary: the project cannot build it (no source reachable).
+	beylaBin, noBeyla, err := native.FindBeyla(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bins.Beyla = beylaBin
 	tools := t.TempDir()
 	if err := errors.Join(
 		native.BuildShop(root, bins.Plain, ""),
@@ -96,12 +102,16 @@ func TestEndToEnd(t *testing.T) {
 
 	// The backends, the Collector, the lanes and the agents. otel-auto-nohint is the otel-auto lane
 	// with ROUTE_PATTERN_HINT=false, to show the difference.
-	world, err := endtoend.Start(ctx, root, t.TempDir(), bins, []endtoend.LaneSpec{
+	specs := []endtoend.LaneSpec{
 		{Name: "plain", By: endtoend.None},
 		{Name: "otel-auto", By: endtoend.Agent},
 		{Name: "otel-auto-nohint", By: endtoend.Agent, Env: []string{"ROUTE_PATTERN_HINT=false"}},
 		{Name: "manual", By: endtoend.SDK},
-	}, 3*time.Minute)
+	}
+	if beylaBin != "" {
+		specs = append(specs, endtoend.LaneSpec{Name: "beyla", By: endtoend.Beyla})
+	}
+	world, err := endtoend.Start(ctx, root, t.TempDir(), bins, specs, 3*time.Minute)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -113,6 +123,8 @@ func TestEndToEnd(t *testing.T) {
 	}
 	rep.Printf("== Go auto agents attached after %.1f s (8 agents, one per service of otel-auto and otel-auto-nohint) ==\n\n",
 		time.Since(world.AgentsFrom).Seconds())
+	beyla := beylaRan(rep, world.Beyla, &facts)
+	verdicts = doctor.Verdicts(facts)
 
 	// The load generator drives every scenario in every lane, a fresh traceparent per request.
 	var gateways []string
@@ -152,8 +164,19 @@ func TestEndToEnd(t *testing.T) {
 	// from the spans, printed into the report, then asserted.
 	for _, lane := range autoLanes {
 		sum := summary.OfAuto(lane.name, native.Services, sink.Spans(lane.name))
-		sum.Print(rep, lane.hint, propagates, propagationWhy)
+		sum.Print(rep, "Go auto agent, route hint "+map[bool]string{true: "on", false: "off"}[lane.hint], lane.hint, propagates, propagationWhy)
 		t.Run(lane.name, func(t *testing.T) { assertAutoLane(t, sum, lane.hint, propagates, propagationWhy) })
+	}
+	if beyla.ran {
+		// Beyla names routes from beyla-config.yml's patterns, and links services at the socket where
+		// the kernel refuses writes into the process.
+		links, linksWhy := doctor.CanLink(verdicts, doctor.Beyla)
+		sum := summary.OfAuto("beyla", native.Services, sink.Spans("beyla"))
+		sum.Print(rep, beyla.label, true, links, linksWhy)
+		t.Run("beyla", func(t *testing.T) { assertAutoLane(t, sum, true, links, linksWhy) })
+	} else {
+		rep.Printf("== lane beyla: not run: %s ==\n\n", noBeyla)
+		t.Run("beyla", func(t *testing.T) { t.Skip(noBeyla) })
 	}
 	manual := summary.OfManual(sink.Spans("manual"), time.Now().Add(-5*time.Second))
 	if err := manual.Print(rep); err != nil {
@@ -171,7 +194,10 @@ func TestEndToEnd(t *testing.T) {
 		}
 	})
 
-	if !t.Run("prometheus", func(t *testing.T) { checkPrometheus(t, rep, world.Prometheus.URL, lanes, propagates) }) {
+	beylaLinked, _ := doctor.CanLink(verdicts, doctor.Beyla)
+	if !t.Run("prometheus", func(t *testing.T) {
+		checkPrometheus(t, rep, world.Prometheus.URL, lanes, propagates, beyla.ran, beyla.ran && beylaLinked)
+	}) {
 		// What both ends said about remote writes, to tell a missing series from a refused write.
 		for _, line := range strings.Split(world.Collector.Output(), "\n") {
 			if strings.Contains(line, "prometheus_remote_write") && strings.Contains(line, "error") {
@@ -185,14 +211,19 @@ func TestEndToEnd(t *testing.T) {
 		}
 	}
 	t.Run("loki", func(t *testing.T) { checkLoki(t, rep, world.Loki.URL, lanes, sink) })
-	compareLanes(t, rep, sink, lanes, world.Loki.URL, world.Prometheus.URL, verdicts, propagates)
+	builds := map[string]string{}
+	if beyla.ran {
+		builds["beyla"] = beyla.label
+	}
+	recorded := fmt.Sprintf("make e2e, %s, kernel %s, lockdown=%s", time.Now().UTC().Format(time.DateOnly), facts.Kernel, facts.Lockdown)
+	compareLanes(t, rep, sink, lanes, world.Loki.URL, world.Prometheus.URL, verdicts, recorded, builds)
 }
 
 // compareLanes sends one checkout of every scenario to every lane and compares what each lane's
 // instrumentation made of it, from the spans the sink received: the matrix and trees go into the report
 // and build/compare.md, and each cell is checked against comparetest's table. COMPARE_RECORD=dir keeps
 // what each comparison was built from, as the compare package's test fixtures (make compare-fixtures).
-func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*native.Lane, lokiURL, promURL string, verdicts []doctor.Verdict, propagates bool) {
+func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*native.Lane, lokiURL, promURL string, verdicts []doctor.Verdict, recorded string, builds map[string]string) {
 	client, err := promapi.NewClient(promapi.Config{Address: promURL})
 	if err != nil {
 		t.Fatal(err)
@@ -228,9 +259,9 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*n
 		if err := compare.WriteMarkdown(&md, m); err != nil {
 			t.Fatal(err)
 		}
-		comparetest.Check(t, m, propagates)
+		comparetest.Check(t, m, verdicts)
 		if dir := os.Getenv("COMPARE_RECORD"); dir != "" {
-			rec, err := compare.Record(m, verdicts)
+			rec, err := compare.Record(m, recorded, verdicts, builds)
 			if err == nil {
 				err = rec.Save(filepath.Join(root, dir))
 			}
@@ -305,8 +336,9 @@ func assertAutoLane(t *testing.T, sum summary.Auto, hint, propagates bool, propa
 	})
 }
 
-// checkPrometheus asserts the metrics of every source and runs every dashboard query.
-func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*native.Lane, autoPropagates bool) {
+// checkPrometheus asserts the metrics of every source and runs every dashboard query. beylaRan says
+// whether Beyla observed a lane of the run, beylaLinks whether it can link its services here.
+func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*native.Lane, autoPropagates, beylaRan, beylaLinks bool) {
 	client, err := promapi.NewClient(promapi.Config{Address: promURL})
 	if err != nil {
 		t.Fatal(err)
@@ -338,13 +370,22 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 	for _, l := range lanes {
 		must(fmt.Sprintf(`shop_http_requests_total{lane=%q}`, l.Name), "the shop's own metrics, every lane")
 	}
-	for _, name := range []string{"otel-auto", "otel-auto-nohint", "manual"} {
+	spanLanes := []string{"otel-auto", "otel-auto-nohint", "manual"}
+	if beylaRan {
+		spanLanes = append(spanLanes, "beyla")
+		must(`http_server_request_duration_seconds_count{lane="beyla"}`, "Beyla's own RED metrics, scraped")
+		must(`traces_span_metrics_calls_total{lane="beyla", http_route="/products/:sku"}`, "Beyla's spans carry beyla-config.yml's routes")
+	}
+	for _, name := range spanLanes {
 		must(fmt.Sprintf(`traces_span_metrics_calls_total{lane=%q}`, name), "span metrics with the lane label")
 	}
 	must(`traces_span_metrics_calls_total{lane="otel-auto", http_route="/products/:sku"}`, "span metrics carry the route the hint gave")
 	must(`traces_service_graph_request_total{client_lane="manual", server_lane="manual"}`, "service-graph edges of the manual lane")
 	if autoPropagates {
 		must(`traces_service_graph_request_total{client_lane="otel-auto"}`, "service-graph edges of the otel-auto lane")
+	}
+	if beylaLinks {
+		must(`traces_service_graph_request_total{client_lane="beyla", server_lane="beyla"}`, "service-graph edges of the beyla lane")
 	}
 	if n, _ := count(prom, `traces_span_metrics_calls_total{lane="plain"}`); n != 0 {
 		t.Errorf("Prometheus: the plain lane has span metrics")
@@ -370,8 +411,11 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 		var runLanes []string
 		switch dashboards.SourceOf(names) {
 		case dashboards.Beyla:
-			rep.Printf("%-12s %s: %s\n", "not here", dq.Where, "Beyla cannot run on this machine (no kprobes; its module is not served)")
-			continue
+			if !beylaRan {
+				rep.Printf("%-12s %s: %s\n", "not here", dq.Where, "no Beyla in this run (BEYLA_BIN)")
+				continue
+			}
+			runLanes = []string{"beyla"}
 		case dashboards.Sampler:
 			rep.Printf("%-12s %s: %s\n", "not here", dq.Where, "the two-tier form only (docker-compose.sampling.yml): the compose run checks it")
 			continue
@@ -386,6 +430,12 @@ func checkPrometheus(t *testing.T, rep *report.Report, promURL string, lanes []*
 			if autoPropagates {
 				runLanes = append(runLanes, "otel-auto")
 			}
+			if beylaLinks {
+				runLanes = append(runLanes, "beyla")
+			}
+		}
+		if beylaRan && (dashboards.SourceOf(names) == dashboards.Shop || dashboards.SourceOf(names) == dashboards.Spans) {
+			runLanes = append(runLanes, "beyla")
 		}
 		for _, ln := range runLanes {
 			q := strings.NewReplacer("$__rate_interval", "1m", "$lane", ln, "$service", "gateway").Replace(dq.Expr)
@@ -476,4 +526,23 @@ func mountIfMissing(t *testing.T, rep *report.Report, fstype, target string) {
 func count(prom promv1.API, expr string) (int, error) {
 	vec, err := query.Vector(context.Background(), prom, expr)
 	return len(vec), err
+}
+
+// beylaRun is what the run knows of its Beyla: whether it ran, and the label its figures carry.
+type beylaRun struct {
+	ran   bool
+	label string
+}
+
+// beylaRan reports the Beyla of the run, if any, and records in facts what it showed: on a kernel
+// without kprobes, a Beyla that instrumented the lane is a build whose discovery polls /proc.
+func beylaRan(rep *report.Report, b *native.Beyla, facts *doctor.Facts) beylaRun {
+	if b == nil {
+		return beylaRun{}
+	}
+	label := b.Label(facts.Kprobes)
+	facts.BeylaPollsProc = !facts.Kprobes
+	rep.Printf("== %s: instrumented the beyla lane's 4 processes %.1f s after its start ==\n", label, b.Attach.Seconds())
+	rep.Printf("its configuration (beyla/beyla-config.yml, adapted to this machine):\n%s\n", b.Config)
+	return beylaRun{ran: true, label: label}
 }

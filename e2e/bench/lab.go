@@ -21,6 +21,7 @@ type Setup struct {
 	Dir     string // a scratch directory for binaries, databases and queues
 	Otelcol string // the Collector (make collector)
 	Agent   string // the Go auto agent (make agent)
+	Beyla   string // a Beyla binary (native.FindBeyla); "" runs no beyla lane
 }
 
 // Lab is the lanes the bench measures and what they export to.
@@ -55,8 +56,8 @@ func StartPlain(ctx context.Context, s Setup) (*Lab, error) {
 	return lab, nil
 }
 
-// StartOthers starts the Collector, the otel-auto lane with one agent per service, and the manual lane,
-// each sending as its compose service does. With alsoHTTP it starts a copy of each, otel-auto-http and
+// StartOthers starts the Collector, the otel-auto lane with one agent per service, the beyla lane with
+// Beyla where Setup has a binary, and the manual lane, each sending as its compose service does. With alsoHTTP it starts a copy of each, otel-auto-http and
 // manual-http, whose senders speak OTLP/HTTP instead, so that the report shows what the protocol costs.
 // It returns once every agent has logged its loaded line and a moment more, as its probes catch
 // requests shortly after that line.
@@ -70,6 +71,11 @@ func (lab *Lab) StartOthers(ctx context.Context, attachTimeout time.Duration, al
 	}
 	for _, s := range senders {
 		if err := lab.startAgentLane(ctx, "otel-auto"+s.suffix, s.protocol, attachTimeout); err != nil {
+			return err
+		}
+	}
+	if lab.setup.Beyla != "" {
+		if err := lab.startBeylaLane(ctx, attachTimeout); err != nil {
 			return err
 		}
 	}
@@ -112,6 +118,30 @@ func (lab *Lab) startAgentLane(ctx context.Context, name, protocol string, attac
 		auto.Agents = append(auto.Agents, a)
 		lab.stops = append(lab.stops, a.Kill)
 	}
+	return nil
+}
+
+// startBeylaLane starts the beyla lane's services and Beyla over them, with compose's beyla-config.yml
+// and environment (its exporter's batch timeout included).
+func (lab *Lab) startBeylaLane(ctx context.Context, attachTimeout time.Duration) error {
+	if err := lab.startLane(ctx, "beyla", "beyla", "bin-plain", nil); err != nil {
+		return err
+	}
+	subject := &lab.Subjects[len(lab.Subjects)-1]
+	metrics, err := native.FreeAddrs(1) // Beyla serves its RED metrics as in compose; nothing scrapes them here
+	if err != nil {
+		return err
+	}
+	b, err := native.StartBeyla(ctx, native.BeylaSpec{
+		Bin: lab.setup.Beyla, Root: lab.setup.Root, Compose: lab.compose, Lane: subject.Lane,
+		LaneDir: filepath.Join(lab.setup.Dir, "beyla"), Traces: "http://" + lab.collector.Endpoints.OTLPHTTP,
+		Metrics: metrics[0], Dir: filepath.Join(lab.setup.Dir, "beyla-config"),
+	}, attachTimeout)
+	if err != nil {
+		return err
+	}
+	subject.Beyla = b
+	lab.stops = append(lab.stops, func() error { return b.Stop(10 * time.Second) })
 	return nil
 }
 

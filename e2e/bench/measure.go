@@ -11,10 +11,12 @@ import (
 	"github.com/zerocodelab/lab/e2e/proc"
 )
 
-// Subject is a lane under measurement: its services and the agents attached to them, if any.
+// Subject is a lane under measurement: its services and the agents attached to them, if any: one Go
+// auto agent per service, or one Beyla for the lane.
 type Subject struct {
 	Lane   *native.Lane
 	Agents []*native.Agent
+	Beyla  *native.Beyla
 }
 
 // Part is a group of processes whose processor time the bench accounts per request.
@@ -116,6 +118,9 @@ func (r *Runner) snapshot(s Subject) (snapshot, error) {
 	}
 	for _, a := range s.Agents {
 		add(Agents, a.Process)
+	}
+	if s.Beyla != nil {
+		add(Agents, s.Beyla.Process)
 	}
 	if r.Collector != nil {
 		add(Collector, r.Collector)

@@ -19,6 +19,8 @@ type Context struct {
 	NoProbe   string            // why it was not
 	// NotRun are the lanes this machine cannot run, with the doctor's reason.
 	NotRun map[string]string
+	// Builds labels the agent builds that are not the official ones, by lane (a patched Beyla).
+	Builds map[string]string
 }
 
 // stat is the median and range of one figure over the rounds.
@@ -92,6 +94,9 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 	if res.Plan.HTTPSenders {
 		p("The otel-auto and manual lanes send OTLP over gRPC, as compose has them (their exporter retries while the Collector restarts); ")
 		p("otel-auto-http and manual-http are the same lanes sending OTLP/HTTP instead, which compose used before: the difference is what the protocol costs.\n\n")
+	}
+	for _, lane := range slices.Sorted(maps.Keys(c.Builds)) {
+		p("The %s lane ran %s.\n\n", lane, c.Builds[lane])
 	}
 
 	for _, wl := range res.Plan.Workloads {
@@ -231,6 +236,9 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 		}
 		a := statOf(secs)
 		p("\nThe Go auto agents took %.1f s [%.1f–%.1f] from their start to their loaded line (%d agents).\n", a.med, a.min, a.max, len(secs))
+	}
+	if res.Beyla != nil {
+		p("\nBeyla took %.1f s from its start to instrumenting the beyla lane's last process.\n", res.Beyla.Attach.Seconds())
 	}
 	return w.Flush()
 }

@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strings"
 	"time"
+
+	"github.com/zerocodelab/lab/e2e/native"
 )
 
 // Plan is what a bench run does.
@@ -37,6 +39,7 @@ type Results struct {
 	Alone    []Sample                  // the plain lane before any other lane, agent or Collector ran
 	Together []Sample                  // every lane, in interleaved rounds
 	Attach   []time.Duration           // how long each agent took to its loaded line
+	Beyla    *native.Beyla             // the beyla lane's Beyla, nil where none ran
 	RSS      map[string]map[Part]int64 // resident memory at the end, by lane and part ("" for the Collector)
 	Capacity []Step                    // the Collector under telemetrygen, rate by rate
 }
@@ -85,6 +88,9 @@ func Run(ctx context.Context, lab *Lab, r *Runner, plan Plan) (*Results, error) 
 		for _, a := range s.Agents {
 			res.Attach = append(res.Attach, a.Attach)
 		}
+		if s.Beyla != nil {
+			res.Beyla = s.Beyla
+		}
 	}
 	for round := 1; round <= plan.Rounds; round++ {
 		order := rotate(lab.Subjects, round-1)
@@ -111,6 +117,13 @@ func Run(ctx context.Context, lab *Lab, r *Runner, plan Plan) (*Results, error) 
 		}
 		for _, a := range s.Agents {
 			n, err := a.RSS()
+			if err != nil {
+				return res, err
+			}
+			rss[Agents] += n
+		}
+		if s.Beyla != nil {
+			n, err := s.Beyla.RSS()
 			if err != nil {
 				return res, err
 			}
@@ -155,7 +168,7 @@ func Check(res *Results) error {
 		switch {
 		case s.Lane == "plain" && (s.ProbeHits > 0 || s.Spans > 0):
 			errs = append(errs, fmt.Errorf("%s: %.1f uprobe hits and %.1f spans a request; plain must have none", where, s.ProbeHits, s.Spans))
-		case strings.HasPrefix(s.Lane, "otel-auto") && (s.ProbeHits == 0 || s.Spans == 0):
+		case (strings.HasPrefix(s.Lane, "otel-auto") || s.Lane == "beyla") && (s.ProbeHits == 0 || s.Spans == 0):
 			errs = append(errs, fmt.Errorf("%s: %.1f uprobe hits and %.1f spans a request; the agents were not working", where, s.ProbeHits, s.Spans))
 		case strings.HasPrefix(s.Lane, "manual") && s.Spans == 0:
 			errs = append(errs, fmt.Errorf("%s: no span reached the trace backend", where))

@@ -16,8 +16,11 @@ import (
 // fixtures of the package's tests are recordings of a native end-to-end run.
 type Recording struct {
 	Scenario string           `json:"scenario"`
+	Recorded string           `json:"recorded"` // when and on which kernel
 	Verdicts []doctor.Verdict `json:"verdicts"` // the doctor's on the machine that recorded it
-	Lanes    []RecordedLane   `json:"lanes"`
+	// Builds says which build of an agent observed a lane, where the run labelled it (a patched Beyla).
+	Builds map[string]string `json:"builds,omitempty"`
+	Lanes  []RecordedLane    `json:"lanes"`
 }
 
 // RecordedLane is one lane's result with its spans as OTLP JSON.
@@ -27,9 +30,10 @@ type RecordedLane struct {
 	Related json.RawMessage `json:"related"` // the lane's spans around it
 }
 
-// Record keeps what a comparison was built from.
-func Record(m Matrix, verdicts []doctor.Verdict) (Recording, error) {
-	rec := Recording{Scenario: m.Scenario, Verdicts: verdicts}
+// Record keeps what a comparison was built from, with when and where it was (recorded) and the
+// labels of the agents' builds by lane.
+func Record(m Matrix, recorded string, verdicts []doctor.Verdict, builds map[string]string) (Recording, error) {
+	rec := Recording{Scenario: m.Scenario, Recorded: recorded, Verdicts: verdicts, Builds: builds}
 	var marshal ptrace.JSONMarshaler
 	for _, r := range m.Results {
 		trace, err := marshal.MarshalTraces(spans.ToTraces(r.Trace))

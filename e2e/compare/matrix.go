@@ -292,27 +292,22 @@ func (v view) oneTrace() Cell {
 // noPropagation is the doctor's reason why this lane's instrumentation cannot carry the trace context
 // from service to service here, "" when it says it can or did not run.
 func (v view) noPropagation() string {
-	var features []doctor.Feature
+	var agent doctor.Agent
 	switch v.r.Lane.Observer {
 	case GoAuto:
-		features = []doctor.Feature{doctor.AutoPropagation}
+		agent = doctor.AutoAgent
 	case Beyla:
-		features = []doctor.Feature{doctor.BeylaHeaderInProcess, doctor.BeylaHeaderAtSocket, doctor.BeylaTCPOption}
+		agent = doctor.Beyla
 	default:
 		return ""
 	}
 	if v.verdicts == nil {
 		return "make doctor, run where the lanes run, says why"
 	}
-	var why []string
-	for _, f := range features {
-		ok, reason := doctor.Can(v.verdicts, f)
-		if ok {
-			return "" // the doctor says one way works: the cause is elsewhere
-		}
-		why = append(why, reason)
+	if ok, why := doctor.CanLink(v.verdicts, agent); !ok {
+		return why
 	}
-	return strings.Join(why, "; ")
+	return "" // the doctor says one way works: the cause is elsewhere
 }
 
 func (v view) clientTrace() Cell {

@@ -27,6 +27,10 @@ type Facts struct {
 	CgroupV2 string // where the unified hierarchy is mounted, "" if nowhere
 	Root     bool
 	Caps     map[string]bool
+	// BeylaPollsProc is not read from the kernel: a run sets it once it has seen the Beyla binary at hand
+	// instrument processes on a kernel without kprobes, which only a build whose discovery falls back to
+	// polling /proc does (the official one stops when its kprobe watcher cannot load).
+	BeylaPollsProc bool
 }
 
 // capability numbers from linux/capability.h
@@ -147,12 +151,16 @@ func Verdicts(f Facts) []Verdict {
 
 	// Beyla: discovers processes with a kprobe (its watcher's program on sys_bind is required), then
 	// attaches uprobes to Go binaries.
-	beylaDiscovery := privileged && f.BTF && f.Kprobes
-	add(Beyla, BeylaDiscovery, beylaDiscovery, why(
+	beylaDiscovery := privileged && f.BTF && (f.Kprobes || f.BeylaPollsProc)
+	discoveryWhy := why(
 		!privileged, "needs root with CAP_BPF and CAP_PERFMON (or CAP_SYS_ADMIN)",
 		!f.BTF, "needs BTF (/sys/kernel/btf/vmlinux)",
-		!f.Kprobes, "needs kprobes (CONFIG_KPROBES): not available, so Beyla finds no process to instrument",
-	))
+		!f.Kprobes && !f.BeylaPollsProc, "needs kprobes (CONFIG_KPROBES): not available, so Beyla finds no process to instrument",
+	)
+	if beylaDiscovery && !f.Kprobes {
+		discoveryWhy = "no kprobes, but the Beyla build at hand polls /proc instead (a patched build: the official one stops)"
+	}
+	add(Beyla, BeylaDiscovery, beylaDiscovery, discoveryWhy)
 	beylaSpans := beylaDiscovery && f.Uprobes
 	add(Beyla, BeylaSpans, beylaSpans, why(!beylaDiscovery, "needs process discovery first", !f.Uprobes, "needs uprobes"))
 	// Beyla links services three ways. Only the first writes into the process's memory, which lockdown
@@ -191,6 +199,24 @@ func Can(vs []Verdict, feature Feature) (bool, string) {
 		}
 	}
 	return false, "no such verdict"
+}
+
+// CanLink reports whether the agent can carry the trace context from service to service here, by any
+// of its ways, and why: the working way, or every way's reason. The manual SDK always can.
+func CanLink(vs []Verdict, a Agent) (bool, string) {
+	features := map[Agent][]Feature{
+		AutoAgent: {AutoPropagation},
+		Beyla:     {BeylaHeaderInProcess, BeylaHeaderAtSocket, BeylaTCPOption},
+	}[a]
+	var why []string
+	for _, f := range features {
+		ok, reason := Can(vs, f)
+		if ok {
+			return true, string(f) + ": " + reason
+		}
+		why = append(why, reason)
+	}
+	return false, strings.Join(why, "; ")
 }
 
 // NothingWorks reports whether no agent can produce a single span here.

@@ -25,6 +25,8 @@ func TestVerdicts(t *testing.T) {
 		{"unknown lockdown is not trusted", facts("unknown", true), AutoPropagation, false, "securityfs"},
 		{"spans under lockdown", facts("integrity", false), AutoSpans, true, ""},
 		{"Beyla needs kprobes", facts("none", false), BeylaDiscovery, false, "kprobes"},
+		{"a Beyla build that polls /proc needs none", func() Facts { f := facts("integrity", false); f.BeylaPollsProc = true; return f }(), BeylaDiscovery, true, "patched"},
+		{"and links services under lockdown at the socket", func() Facts { f := facts("integrity", false); f.BeylaPollsProc = true; return f }(), BeylaHeaderAtSocket, true, ""},
 		{"Beyla's in-process header write under lockdown", facts("integrity", true), BeylaHeaderInProcess, false, "lockdown=integrity"},
 		{"Beyla's in-process header write without lockdown", facts("none", true), BeylaHeaderInProcess, true, ""},
 		{"Beyla's socket-level header under lockdown", facts("integrity", true), BeylaHeaderAtSocket, true, ""},

@@ -1,7 +1,7 @@
 // Package endtoend starts what the native end-to-end run observes: the Collector with the project's
 // configuration and its backends (an OTLP sink in Tempo's place, Loki, Prometheus), the shop's lanes as
-// processes with their stdout shipped as Docker's fluentd driver ships it, and one Go auto agent per
-// service of the agent lanes, attached by PID.
+// processes with their stdout shipped as Docker's fluentd driver ships it, one Go auto agent per
+// service of the agent lanes, attached by PID, and Beyla over the Beyla lane where a Beyla binary is given.
 package endtoend
 
 import (
@@ -30,6 +30,7 @@ import (
 type Bins struct {
 	Otelcol, Agent, Loki, Prometheus string // make collector, make agent, make loki, make prometheus
 	Plain, SDK                       string // directories holding the shop's two builds (native.BuildShop)
+	Beyla                            string // a Beyla binary (native.FindBeyla); "" when there is none
 }
 
 // Instrumentation is what observes a lane.
@@ -39,6 +40,7 @@ const (
 	None  Instrumentation = iota // the plain build, nothing attached
 	Agent                        // the plain build with one Go auto agent per service
 	SDK                          // the otelsdk build, exporting to the Collector
+	Beyla                        // the plain build, with one Beyla process for the lane
 )
 
 // LaneSpec says how to run one lane.
@@ -57,7 +59,8 @@ type World struct {
 	Lanes      []*native.Lane           // in the order of the specs
 	Agents     map[string]*native.Agent // by "lane/service"
 	AgentsFrom time.Time                // when the agents were started
-	agentLanes []*native.Lane           // the lanes the agents observe
+	Beyla      *native.Beyla            // over the Beyla lane; nil where the run has none
+	agentLanes []*native.Lane           // the lanes the agents and Beyla observe
 	stops      []func()
 }
 
@@ -125,6 +128,8 @@ func (w *World) start(ctx context.Context, root, dir string, bins Bins, lanes []
 		return err
 	}
 	var targets []native.ScrapeTarget
+	var beylaLane *native.Lane
+	var beylaDir, beylaMetrics string
 	for _, spec := range lanes {
 		l, err := startLane(ctx, spec, bins, filepath.Join(dir, spec.Name), sdkSender, shipper)
 		if err != nil {
@@ -132,15 +137,42 @@ func (w *World) start(ctx context.Context, root, dir string, bins Bins, lanes []
 		}
 		w.Lanes = append(w.Lanes, l)
 		w.stops = append(w.stops, func() { l.Kill() })
+		if spec.By == Beyla {
+			if bins.Beyla == "" || beylaLane != nil {
+				return fmt.Errorf("lane %s: Beyla observes one lane of a run, with a Beyla binary", spec.Name)
+			}
+			addr, err := native.FreeAddrs(1)
+			if err != nil {
+				return err
+			}
+			beylaLane, beylaDir, beylaMetrics = l, filepath.Join(dir, spec.Name), addr[0]
+		}
 		for _, svc := range native.Services {
 			targets = append(targets, native.ScrapeTarget{Addr: strings.TrimPrefix(l.URL[svc], "http://"), Service: svc})
 		}
 	}
-	if w.Prometheus, err = native.StartPrometheus(ctx, bins.Prometheus, root, filepath.Join(dir, "prometheus"), promAddr[0], targets, ends.Telemetry); err != nil {
+	if w.Prometheus, err = native.StartPrometheus(ctx, bins.Prometheus, root, filepath.Join(dir, "prometheus"), promAddr[0], targets, ends.Telemetry, beylaMetrics); err != nil {
 		return err
 	}
 	w.stops = append(w.stops, func() { w.Prometheus.Kill() })
-	return w.attachAgents(ctx, bins.Agent, lanes, agentSender, attachTimeout)
+	if err := w.attachAgents(ctx, bins.Agent, lanes, agentSender, attachTimeout); err != nil {
+		return err
+	}
+	if beylaLane == nil {
+		return nil
+	}
+	// Beyla sends as compose's Beyla does, over OTLP/HTTP, as often as the agents do here.
+	w.Beyla, err = native.StartBeyla(ctx, native.BeylaSpec{
+		Bin: bins.Beyla, Root: root, Compose: compose, Lane: beylaLane, LaneDir: beylaDir,
+		Traces: "http://" + ends.OTLPHTTP, Metrics: beylaMetrics, BatchTimeout: ExportEvery,
+		Dir: filepath.Join(dir, "beyla-config"),
+	}, attachTimeout)
+	if err != nil {
+		return err
+	}
+	w.agentLanes = append(w.agentLanes, beylaLane)
+	w.stops = append(w.stops, func() { w.Beyla.Stop(10 * time.Second) }) // lets Beyla take its probes away
+	return nil
 }
 
 // startLane starts one lane, its services' stdout shipped to the Collector as containers named
@@ -197,8 +229,8 @@ func (w *World) attachAgents(ctx context.Context, bin string, lanes []LaneSpec, 
 	return errors.Join(errs...)
 }
 
-// WaitForAgentSpans browses every agent lane until each of its services has sent a SERVER span: an
-// agent sees only the requests made after it attached. The error carries the agents' output.
+// WaitForAgentSpans browses every agent lane and the Beyla lane until each of its services has sent a
+// SERVER span: an agent sees only the requests made after it attached. The error carries the agents' output.
 func (w *World) WaitForAgentSpans(ctx context.Context, timeout time.Duration) error {
 	err := wait.Eventually(ctx, "a SERVER span from every service of the agent lanes", timeout, 500*time.Millisecond, func() error {
 		var missing []string
@@ -227,6 +259,9 @@ func (w *World) WaitForAgentSpans(ctx context.Context, timeout time.Duration) er
 		var out strings.Builder
 		for name, a := range w.Agents {
 			fmt.Fprintf(&out, "--- agent %s ---\n%s\n", name, report.Tail(a.Output(), 2000))
+		}
+		if w.Beyla != nil {
+			fmt.Fprintf(&out, "--- beyla ---\n%s\n", report.Tail(w.Beyla.Output(), 4000))
 		}
 		return fmt.Errorf("%w\n%s", err, out.String())
 	}

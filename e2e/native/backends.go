@@ -79,9 +79,10 @@ type ScrapeTarget struct {
 }
 
 // StartPrometheus runs Prometheus on addr with root's observability/prometheus/prometheus.yml adapted to
-// this machine: the shop job scrapes targets, the Collector's job scrapes collector, and Beyla's job is
-// left out. The rest of the file is kept as it is. It returns once Prometheus is ready.
-func StartPrometheus(ctx context.Context, bin, root, dir, addr string, targets []ScrapeTarget, collector string) (*Backend, error) {
+// this machine: the shop job scrapes targets, the Collector's job scrapes collector, and Beyla's job
+// scrapes beyla, or is left out where it is "" (no Beyla runs). The rest of the file is kept as it is.
+// It returns once Prometheus is ready.
+func StartPrometheus(ctx context.Context, bin, root, dir, addr string, targets []ScrapeTarget, collector, beyla string) (*Backend, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, err
 	}
@@ -109,7 +110,12 @@ func StartPrometheus(ctx context.Context, bin, root, dir, addr string, targets [
 		case "prometheus":
 			job.StaticConfigs = []staticConfig{{Targets: []string{addr}}}
 		case "beyla":
-			continue // Beyla cannot run natively here
+			if beyla == "" {
+				continue
+			}
+			for i := range job.StaticConfigs {
+				job.StaticConfigs[i].Targets = []string{beyla} // the lane label stays
+			}
 		}
 		jobs = append(jobs, job)
 	}

@@ -18,11 +18,11 @@ const DefaultScheduleDelay = 5 * time.Second
 
 // SpanDelay is how long after a request ends its spans can take to be found in Tempo, by trace id and by
 // search, in the stack p describes, read from the compose files and the configs they mount: the longest
-// batch delay of the services that send OTLP (OTEL_BSP_SCHEDULE_DELAY), then, for each Collector on the
+// batch delay of the services that send OTLP (OTEL_BSP_SCHEDULE_DELAY, and Beyla's batch_timeout in the
+// beyla-config.yml it mounts), then, for each Collector on the
 // way (the Collector, and the samplers where docker-compose.sampling.yml runs them), the longest a span
 // waits in it (a tail sampler's decision_wait, its queues' flush_timeout), then Tempo's ingester, whose
 // search sees a trace only once it went trace_idle_period without a span, at its next flush check.
-// Beyla is not counted: its exporter's settings are in beyla-config.yml, not in its environment.
 func SpanDelay(p *types.Project) (time.Duration, error) {
 	tempo, ok := p.Services["tempo"]
 	if !ok {
@@ -46,6 +46,13 @@ func SpanDelay(p *types.Project) (time.Duration, error) {
 			}
 			senders = max(senders, d)
 		}
+		if strings.HasPrefix(s.Image, "grafana/beyla:") {
+			d, err := beylaDelay(s)
+			if err != nil {
+				return 0, fmt.Errorf("%s: %w", name, err)
+			}
+			senders = max(senders, d)
+		}
 		if strings.HasPrefix(s.Image, "otel/opentelemetry-collector-contrib:") {
 			d, err := collectorDelay(s)
 			if err != nil {
@@ -55,6 +62,43 @@ func SpanDelay(p *types.Project) (time.Duration, error) {
 		}
 	}
 	return senders + collectors + searchable, nil
+}
+
+// DefaultBeylaBatchTimeout is Beyla's otel_traces_export.batch_timeout where its config sets none
+// (obi.DefaultConfig at the pinned version).
+const DefaultBeylaBatchTimeout = 15 * time.Second
+
+// beylaDelay is how long Beyla holds spans before it sends them: batch_timeout in the config file its
+// BEYLA_CONFIG_PATH names, read from the host file mounted there.
+func beylaDelay(s types.ServiceConfig) (time.Duration, error) {
+	path := s.Environment["BEYLA_CONFIG_PATH"]
+	if path == nil {
+		return 0, fmt.Errorf("no BEYLA_CONFIG_PATH")
+	}
+	i := slices.IndexFunc(s.Volumes, func(v types.ServiceVolumeConfig) bool { return v.Target == *path })
+	if i < 0 {
+		return 0, fmt.Errorf("BEYLA_CONFIG_PATH=%s is not mounted", *path)
+	}
+	data, err := os.ReadFile(s.Volumes[i].Source)
+	if err != nil {
+		return 0, err
+	}
+	var cfg struct {
+		Traces struct {
+			BatchTimeout string `yaml:"batch_timeout"`
+		} `yaml:"otel_traces_export"`
+	}
+	if err := yaml.Unmarshal(data, &cfg); err != nil {
+		return 0, fmt.Errorf("%s: %w", *path, err)
+	}
+	if cfg.Traces.BatchTimeout == "" {
+		return DefaultBeylaBatchTimeout, nil
+	}
+	d, err := time.ParseDuration(cfg.Traces.BatchTimeout)
+	if err != nil {
+		return 0, fmt.Errorf("%s: otel_traces_export.batch_timeout: %w", *path, err)
+	}
+	return d, nil
 }
 
 // Tempo's own defaults (modules/ingester/config.go at the pinned version) where its config sets none.

@@ -66,6 +66,20 @@ func (p *Process) Kill() error {
 	return nil
 }
 
+// Stop asks the process to end (SIGTERM), as docker stop does, and kills it if it has not exited after
+// grace. It returns once the process is gone.
+func (p *Process) Stop(grace time.Duration) error {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil && !errors.Is(err, os.ErrProcessDone) {
+		return fmt.Errorf("stop %s: %w", p.cmd.Path, err)
+	}
+	select {
+	case <-p.exited:
+		return nil
+	case <-time.After(grace):
+		return p.Kill()
+	}
+}
+
 // Exited is closed once the process has exited; State then says how.
 func (p *Process) Exited() <-chan struct{} { return p.exited }
 

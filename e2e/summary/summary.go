@@ -93,10 +93,11 @@ func OfAuto(lane string, services []string, laneSpans []spans.Span) Auto {
 	return sum
 }
 
-// Print writes the summary as the report's table of the lane. hint says whether the lane ran with the
-// route hint; propagates and why are the doctor's verdict on cross-service links.
-func (a Auto) Print(rep *report.Report, hint, propagates bool, why string) {
-	rep.Printf("== lane %s (Go auto agent, route hint %s) ==\n", a.Lane, onOff(hint))
+// Print writes the summary as the report's table of the lane. by says what observed it; hint whether
+// its SERVER spans should carry routes (the Go auto agent's route hint, Beyla's route patterns);
+// propagates and why are the doctor's verdict on cross-service links.
+func (a Auto) Print(rep *report.Report, by string, hint, propagates bool, why string) {
+	rep.Printf("== lane %s (%s) ==\n", a.Lane, by)
 	rep.Printf("%-10s %7s  %-34s %7s %5s %7s\n", "service", "SERVER", "http.route on SERVER spans", "CLIENT", "SQL", "errors")
 	for _, svc := range a.Order {
 		s := a.Services[svc]
@@ -184,13 +185,6 @@ func (m Manual) Print(rep *report.Report) error {
 	}
 	rep.Printf("\n")
 	return nil
-}
-
-func onOff(b bool) string {
-	if b {
-		return "on"
-	}
-	return "off"
 }
 
 // keys lists a set's members, sorted, separated by spaces.

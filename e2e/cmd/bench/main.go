@@ -102,6 +102,12 @@ func run(logger *slog.Logger) error {
 			return fmt.Errorf("%s is missing: %s builds it", f.path, f.how)
 		}
 	}
+	// Beyla is measured where the user gives a binary: the project cannot build it.
+	beyla, noBeyla, err := native.FindBeyla(*root)
+	if err != nil {
+		return err
+	}
+	setup.Beyla = beyla
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
@@ -128,7 +134,11 @@ func run(logger *slog.Logger) error {
 	}
 	report := bench.Context{
 		Machine: fmt.Sprintf("%d CPUs, kernel %s, lockdown %s", runtime.NumCPU(), facts.Kernel, facts.Lockdown),
-		NotRun:  map[string]string{"beyla": beylaReason(verdicts)},
+		NotRun:  map[string]string{},
+		Builds:  map[string]string{},
+	}
+	if beyla == "" {
+		report.NotRun["beyla"] = beylaReason(verdicts, noBeyla)
 	}
 	if cost, err := doctor.MeasureProbeCost(20000, 5); err != nil {
 		report.NoProbe = err.Error()
@@ -164,6 +174,9 @@ func run(logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	if res.Beyla != nil {
+		report.Builds["beyla"] = res.Beyla.Label(facts.Kprobes)
+	}
 	var md bytes.Buffer
 	if err := bench.WriteMarkdown(&md, res, report); err != nil {
 		return err
@@ -187,15 +200,15 @@ func run(logger *slog.Logger) error {
 	return bench.Check(res)
 }
 
-// beylaReason says why the beyla lane is not measured: the doctor's first reason on this kernel, or
-// that no Beyla binary is built natively.
-func beylaReason(verdicts []doctor.Verdict) string {
+// beylaReason says why the beyla lane is not measured: there is no binary, and what the doctor says of
+// the official build on this kernel.
+func beylaReason(verdicts []doctor.Verdict, noBinary string) string {
 	for _, feature := range []doctor.Feature{doctor.BeylaDiscovery, doctor.BeylaSpans} {
 		if ok, why := doctor.Can(verdicts, feature); !ok {
-			return "Beyla " + why
+			return noBinary + "; and the official build here: " + why
 		}
 	}
-	return "the kernel would allow Beyla, but the bench has no Beyla binary: it is not built natively"
+	return noBinary
 }
 
 // numbers parses a comma-separated list of numbers, each above 0 and at most max.

@@ -7,15 +7,16 @@ import (
 	"testing"
 
 	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/doctor"
 )
 
 // Want is the verdict each capability must get in a lane. Every lane logs the client's trace id (the
 // plain services read it from the traceparent header themselves) and has RED series (the services'
 // own metrics; span metrics too where there are spans). No tail sampling runs where Want applies (the
-// native run, the recordings, the compose run's default stack): every span is kept. propagates says
-// whether the doctor lets the Go auto agent carry the trace context on this kernel.
-func Want(lane string, sc compare.Scenario, propagates bool) map[compare.Capability]compare.Verdict {
-	want := spanRows(lane, sc, propagates)
+// native run, the recordings, the compose run's default stack): every span is kept. verdicts are the
+// doctor's where the lanes ran: whether each agent can carry the trace context there.
+func Want(lane string, sc compare.Scenario, verdicts []doctor.Verdict) map[compare.Capability]compare.Verdict {
+	want := spanRows(lane, sc, verdicts)
 	if want != nil {
 		want[compare.Logs], want[compare.RED], want[compare.Latency] = compare.Yes, compare.Yes, compare.Value
 		want[compare.Sampled] = compare.NA
@@ -24,12 +25,13 @@ func Want(lane string, sc compare.Scenario, propagates bool) map[compare.Capabil
 }
 
 // spanRows is what the lane's spans must show.
-func spanRows(lane string, sc compare.Scenario, propagates bool) map[compare.Capability]compare.Verdict {
-	v := compare.No
-	if propagates {
-		v = compare.Yes
+func spanRows(lane string, sc compare.Scenario, verdicts []doctor.Verdict) map[compare.Capability]compare.Verdict {
+	oneTrace := func(a doctor.Agent) compare.Verdict {
+		if ok, _ := doctor.CanLink(verdicts, a); ok {
+			return compare.Yes
+		}
+		return compare.No
 	}
-	autoOneTrace := v
 	errorMarked := compare.NA
 	if sc.Fails != "" || sc.Refuses != "" {
 		errorMarked = compare.Yes
@@ -48,7 +50,14 @@ func spanRows(lane string, sc compare.Scenario, propagates bool) map[compare.Cap
 		}
 		return map[compare.Capability]compare.Verdict{
 			compare.RouteNames: routes, compare.Upstreams: compare.Yes, compare.SQLSpans: compare.Yes,
-			compare.Business: compare.No, compare.OneTrace: autoOneTrace, compare.ClientTrace: compare.Yes,
+			compare.Business: compare.No, compare.OneTrace: oneTrace(doctor.AutoAgent), compare.ClientTrace: compare.Yes,
+			compare.ErrorMarked: errorMarked,
+		}
+	case "beyla":
+		// Routes from beyla-config.yml's patterns; links through the socket where lockdown refuses writes.
+		return map[compare.Capability]compare.Verdict{
+			compare.RouteNames: compare.Yes, compare.Upstreams: compare.Yes, compare.SQLSpans: compare.Yes,
+			compare.Business: compare.No, compare.OneTrace: oneTrace(doctor.Beyla), compare.ClientTrace: compare.Yes,
 			compare.ErrorMarked: errorMarked,
 		}
 	case "manual":
@@ -63,7 +72,7 @@ func spanRows(lane string, sc compare.Scenario, propagates bool) map[compare.Cap
 
 // Check asserts every lane's cells of m against Want, one subtest per lane and capability, so that a
 // failure names both. Lanes Want does not know are skipped with a message.
-func Check(t *testing.T, m compare.Matrix, propagates bool) {
+func Check(t *testing.T, m compare.Matrix, verdicts []doctor.Verdict) {
 	t.Helper()
 	sc, ok := compare.ScenarioNamed(m.Scenario)
 	if !ok {
@@ -71,7 +80,7 @@ func Check(t *testing.T, m compare.Matrix, propagates bool) {
 	}
 	for _, lane := range m.Lanes {
 		t.Run(m.Scenario+"/"+lane.Name, func(t *testing.T) {
-			want := Want(lane.Name, sc, propagates)
+			want := Want(lane.Name, sc, verdicts)
 			if want == nil {
 				t.Skipf("no expectations for lane %s", lane.Name)
 			}
