@@ -46,7 +46,7 @@ func FindBeyla(root string) (path, why string, err error) {
 // own PID namespace, host names) replaced by this machine's.
 type BeylaSpec struct {
 	Bin     string
-	Root    string        // the repository: beyla/beyla-config.yml and docker-compose.yml's beyla service
+	Root    string         // the repository: beyla/beyla-config.yml and docker-compose.yml's beyla service
 	Compose *types.Project // the compose project, for the beyla service's environment
 	Lane    *Lane
 	LaneDir string // the lane's directory, which holds its copies of the binaries (LaneSpec.Dir)
