@@ -27,6 +27,9 @@ type Facts struct {
 	CgroupV2 string // where the unified hierarchy is mounted, "" if nowhere
 	Root     bool
 	Caps     map[string]bool
+	// FIONREAD is what ioctl(FIONREAD) says of a socket in a BPF sockhash: "correct", "misreported"
+	// (the kernel bug Beyla 3.28+ checks for), or "unknown: " and why it could not be measured.
+	FIONREAD string
 	// BeylaPollsProc is not read from the kernel: a run sets it once it has seen the Beyla binary at hand
 	// instrument processes on a kernel without kprobes, which only a build whose discovery falls back to
 	// polling /proc does (the official one stops when its kprobe watcher cannot load).
@@ -54,7 +57,8 @@ func MountSecurityfs() (bool, error) {
 	return true, nil
 }
 
-// Inspect reads the facts; it changes nothing (see MountSecurityfs for the lockdown mode).
+// Inspect reads the facts; it changes nothing (see MountSecurityfs for the lockdown mode). As root it
+// measures FIONREAD on a loopback socket in a sockhash it creates and closes.
 func Inspect() Facts {
 	f := Facts{Arch: runtime.GOARCH, Caps: map[string]bool{}}
 	f.Kernel = strings.TrimSpace(readString("/proc/sys/kernel/osrelease"))
@@ -71,6 +75,14 @@ func Inspect() Facts {
 		}
 	}
 	f.Root = os.Geteuid() == 0
+	switch broken, err := SockhashFIONREAD(); {
+	case err != nil:
+		f.FIONREAD = "unknown: " + err.Error()
+	case broken:
+		f.FIONREAD = "misreported"
+	default:
+		f.FIONREAD = "correct"
+	}
 	eff := capEff()
 	for name, bit := range capNumbers {
 		f.Caps[name] = eff&(1<<bit) != 0
@@ -109,6 +121,8 @@ const (
 	BeylaHeaderInProcess Feature = "traceparent written in the process"
 	BeylaHeaderAtSocket  Feature = "traceparent added at the socket (sk_msg)"
 	BeylaTCPOption       Feature = "trace context as a TCP option (sockops)"
+	// Beyla 3.28 and later check the kernel's FIONREAD bug before they put sockets in a sockhash.
+	BeylaNewerLinks Feature = "sk_msg and sockops links in Beyla 3.28+"
 )
 
 // Verdict is what one agent can do with one feature.
@@ -178,6 +192,16 @@ func Verdicts(f Facts) []Verdict {
 		!beylaSpans, "needs spans first",
 		f.CgroupV2 == "", "needs a cgroup v2 hierarchy (mounted into Beyla's container) for its sockops programs",
 	))
+	// From 3.28 Beyla measures FIONREAD as the doctor does. Where the kernel misreports it, Beyla keeps
+	// sockets out of its sockhash unless a compensation loads, and that one writes user memory.
+	fionreadOK := f.FIONREAD == "correct"
+	add(Beyla, BeylaNewerLinks, beylaSpans && f.CgroupV2 != "" && (fionreadOK || f.Lockdown == "none"), why(
+		!beylaSpans, "needs spans first",
+		f.CgroupV2 == "", "needs a cgroup v2 hierarchy",
+		!fionreadOK && f.Lockdown != "none", "FIONREAD "+f.FIONREAD+" for sockets in a sockhash here: Beyla 3.28+ turns both off, as its compensation needs "+
+			"bpf_probe_write_user, which lockdown="+f.Lockdown+" refuses (3.14, pinned, does not check: Go's net/http never sizes reads with FIONREAD)",
+		!fionreadOK, "FIONREAD "+f.FIONREAD+" for sockets in a sockhash here: Beyla 3.28+ keeps both with its compensation",
+	))
 	return out
 }
 
@@ -246,6 +270,7 @@ func Report(w io.Writer, f Facts, vs []Verdict) {
 		cg = "no"
 	}
 	fmt.Fprintf(w, "  cgroup v2          %s\n", cg)
+	fmt.Fprintf(w, "  FIONREAD, sockhash %s\n", f.FIONREAD)
 	var caps []string
 	for _, name := range []string{"CAP_BPF", "CAP_PERFMON", "CAP_SYS_ADMIN", "CAP_SYS_PTRACE", "CAP_SYS_RESOURCE", "CAP_NET_ADMIN"} {
 		caps = append(caps, name+"="+yes(f.Caps[name]))

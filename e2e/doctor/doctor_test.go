@@ -1,6 +1,7 @@
 package doctor
 
 import (
+	"os"
 	"strings"
 	"testing"
 )
@@ -31,6 +32,9 @@ func TestVerdicts(t *testing.T) {
 		{"Beyla's in-process header write without lockdown", facts("none", true), BeylaHeaderInProcess, true, ""},
 		{"Beyla's socket-level header under lockdown", facts("integrity", true), BeylaHeaderAtSocket, true, ""},
 		{"Beyla's TCP option under lockdown", facts("integrity", true), BeylaTCPOption, true, ""},
+		{"Beyla 3.28+ under lockdown where FIONREAD is misreported", func() Facts { f := facts("integrity", true); f.FIONREAD = "misreported"; return f }(), BeylaNewerLinks, false, "lockdown=integrity refuses"},
+		{"Beyla 3.28+ compensates without lockdown", func() Facts { f := facts("none", true); f.FIONREAD = "misreported"; return f }(), BeylaNewerLinks, true, "compensation"},
+		{"Beyla 3.28+ where FIONREAD is right", func() Facts { f := facts("integrity", true); f.FIONREAD = "correct"; return f }(), BeylaNewerLinks, true, ""},
 		{"Beyla's network-level propagation needs cgroup v2", func() Facts { f := facts("integrity", true); f.CgroupV2 = ""; return f }(), BeylaHeaderAtSocket, false, "cgroup v2"},
 	}
 	for _, tt := range tests {
@@ -47,4 +51,17 @@ func TestVerdicts(t *testing.T) {
 	if NothingWorks(Verdicts(facts("integrity", false))) {
 		t.Error("the Go auto agent works without kprobes")
 	}
+}
+
+// The FIONREAD measure runs on the real kernel: as root it answers, either way; it is the fact Beyla
+// 3.28+ acts on.
+func TestSockhashFIONREADAnswers(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("a BPF sockhash needs root")
+	}
+	broken, err := SockhashFIONREAD()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Logf("this kernel misreports FIONREAD for a socket in a sockhash: %v", broken)
 }
