@@ -252,13 +252,16 @@ func (v view) sql() Cell {
 func (v view) business() Cell {
 	names := map[string]bool{}
 	for _, sp := range v.all() {
-		if !isServer(sp) && !isClient(sp) && !isSQL(sp) {
+		if !isServer(sp) && !isClient(sp) && !isSQL(sp) && !isServerPhase(v.r.Lane.Observer, sp) {
 			names[sp.Name()] = true
 		}
 	}
 	if len(names) == 0 {
-		if v.r.Lane.Observer == SDK {
+		switch v.r.Lane.Observer {
+		case SDK:
 			return Cell{No, "no INTERNAL span"}
+		case Beyla:
+			return Cell{No, "Beyla sees HTTP and SQL calls, not the shop's functions (its \"in queue\" and \"processing\" spans split each SERVER span)"}
 		}
 		return Cell{No, "an agent sees HTTP and SQL calls, not the shop's functions"}
 	}

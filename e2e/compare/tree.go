@@ -155,6 +155,13 @@ func statement(sp spans.Span) string {
 	return sp.Attr("db.statement")
 }
 
+// isServerPhase reports whether a span is one of the INTERNAL spans Beyla puts under each SERVER span:
+// the time the request waited for a goroutine ("in queue") and the time it was handled ("processing").
+// They split the SERVER span; they show none of the shop's own functions.
+func isServerPhase(observer Observer, sp spans.Span) bool {
+	return observer == Beyla && sp.Kind() == ptrace.SpanKindInternal && (sp.Name() == "in queue" || sp.Name() == "processing")
+}
+
 // isServer and isClient say a span's kind.
 func isServer(sp spans.Span) bool { return sp.Kind() == ptrace.SpanKindServer }
 func isClient(sp spans.Span) bool { return sp.Kind() == ptrace.SpanKindClient }
