@@ -195,11 +195,12 @@ func Verdicts(f Facts) []Verdict {
 	// From 3.28 Beyla measures FIONREAD as the doctor does. Where the kernel misreports it, Beyla keeps
 	// sockets out of its sockhash unless a compensation loads, and that one writes user memory.
 	fionreadOK := f.FIONREAD == "correct"
+	// The kernel's answer comes first: it holds whatever else keeps Beyla from running here.
 	add(Beyla, BeylaNewerLinks, beylaSpans && f.CgroupV2 != "" && (fionreadOK || f.Lockdown == "none"), why(
-		!beylaSpans, "needs spans first",
-		f.CgroupV2 == "", "needs a cgroup v2 hierarchy",
 		!fionreadOK && f.Lockdown != "none", "FIONREAD "+f.FIONREAD+" for sockets in a sockhash here: Beyla 3.28+ turns both off, as its compensation needs "+
 			"bpf_probe_write_user, which lockdown="+f.Lockdown+" refuses (3.14, pinned, does not check: Go's net/http never sizes reads with FIONREAD)",
+		!beylaSpans, "needs spans first",
+		f.CgroupV2 == "", "needs a cgroup v2 hierarchy",
 		!fionreadOK, "FIONREAD "+f.FIONREAD+" for sockets in a sockhash here: Beyla 3.28+ keeps both with its compensation",
 	))
 	return out
