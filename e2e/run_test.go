@@ -125,6 +125,15 @@ func TestEndToEnd(t *testing.T) {
 		time.Since(world.AgentsFrom).Seconds())
 	beyla := beylaRan(rep, world.Beyla, &facts)
 	verdicts = doctor.Verdicts(facts)
+	if beyla.ran {
+		rep.Printf("the doctor's Beyla rows for this build:\n")
+		for _, v := range verdicts {
+			if v.Agent == doctor.Beyla {
+				rep.Printf("  %-40s %-3s  %s\n", v.Feature, map[bool]string{true: "yes", false: "no"}[v.OK], v.Why)
+			}
+		}
+		rep.Printf("\n")
+	}
 
 	// The load generator drives every scenario in every lane, a fresh traceparent per request.
 	var gateways []string
