@@ -178,7 +178,7 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 	for _, wl := range res.Plan.Workloads {
 		alone, together := of(res.Alone, "plain", wl.Name, throughput), of(res.Together, "plain", wl.Name, throughput)
 		cpuAlone, cpuTogether := of(res.Alone, "plain", wl.Name, cpu(Services)), of(res.Together, "plain", wl.Name, cpu(Services))
-		p("| %s | %.0f | %.0f | %s | %.0f µs | %.0f µs | %s | %.1f |\n", wl.Name, alone.med, together.med, ratio(together.med, alone.med),
+		p("| %s | %.0f | %.0f | %s | %.0f µs | %.0f µs | %s | %.3f |\n", wl.Name, alone.med, together.med, ratio(together.med, alone.med),
 			cpuAlone.med, cpuTogether.med, ratio(cpuTogether.med, cpuAlone.med),
 			of(res.Together, "plain", wl.Name, func(s Sample) float64 { return s.ProbeHits }).med)
 	}

@@ -50,8 +50,9 @@ func TestReportGivesMediansAndRatiosToPlain(t *testing.T) {
 
 func TestCheckRefusesMeaninglessRuns(t *testing.T) {
 	good := &Results{Together: []Sample{
-		{Lane: "plain", Workload: "read"},
+		{Lane: "plain", Workload: "read", ProbeHits: 0.002, Spans: 0.001}, // the idle lanes' background
 		{Lane: "otel-auto", Workload: "read", ProbeHits: 8, Spans: 2},
+		{Lane: "beyla", Workload: "read", ProbeHits: 37, Spans: 4},
 		{Lane: "manual", Workload: "read", Spans: 2},
 	}}
 	if err := Check(good); err != nil {
@@ -59,7 +60,9 @@ func TestCheckRefusesMeaninglessRuns(t *testing.T) {
 	}
 	for name, bad := range map[string]Sample{
 		"probes in plain":      {Lane: "plain", Workload: "read", ProbeHits: 1},
+		"spans in plain":       {Lane: "plain", Workload: "read", Spans: 0.5},
 		"an agent that slept":  {Lane: "otel-auto", Workload: "read", Spans: 2},
+		"a Beyla that slept":   {Lane: "beyla", Workload: "read", ProbeHits: 37},
 		"an SDK without spans": {Lane: "manual", Workload: "read"},
 		"failed requests":      {Lane: "plain", Workload: "read", Saturation: Saturation{Failed: 3}},
 	} {

@@ -158,6 +158,12 @@ func micros(d time.Duration) string {
 	return fmt.Sprintf("%.0f µs", float64(d)/float64(time.Microsecond))
 }
 
+// StrayPerRequest is how many uprobe hits and spans a request of the plain lane may show: the kernel
+// counts hits machine-wide, and the idle lanes' own background work (the inventory's sweep of expired
+// reservations, its SQL, which Beyla traces) fires their probes while plain is measured. A probe of
+// another lane on plain's binaries would fire at least once a request, on the HTTP handler.
+const StrayPerRequest = 0.05
+
 // Check says what would make a run's figures meaningless: a plain lane with uprobe hits or spans (another
 // lane's instrumentation reached it), an agent lane without hits or spans, an SDK lane without spans, or
 // requests that were not answered 2xx (an overloaded lane measures its errors, not its cost).
@@ -166,8 +172,8 @@ func Check(res *Results) error {
 	for _, s := range append(slices.Clone(res.Alone), res.Together...) {
 		where := fmt.Sprintf("%s, %s, round %d", s.Lane, s.Workload, s.Round)
 		switch {
-		case s.Lane == "plain" && (s.ProbeHits > 0 || s.Spans > 0):
-			errs = append(errs, fmt.Errorf("%s: %.1f uprobe hits and %.1f spans a request; plain must have none", where, s.ProbeHits, s.Spans))
+		case s.Lane == "plain" && (s.ProbeHits >= StrayPerRequest || s.Spans >= StrayPerRequest):
+			errs = append(errs, fmt.Errorf("%s: %.3f uprobe hits and %.3f spans a request; plain must have none (fewer than %.2f, the idle lanes' background)", where, s.ProbeHits, s.Spans, StrayPerRequest))
 		case (strings.HasPrefix(s.Lane, "otel-auto") || s.Lane == "beyla") && (s.ProbeHits == 0 || s.Spans == 0):
 			errs = append(errs, fmt.Errorf("%s: %.1f uprobe hits and %.1f spans a request; the agents were not working", where, s.ProbeHits, s.Spans))
 		case strings.HasPrefix(s.Lane, "manual") && s.Spans == 0:

@@ -120,10 +120,34 @@ func StartBeyla(ctx context.Context, spec BeylaSpec, timeout time.Duration) (*Be
 		return nil, errors.Join(fmt.Errorf("beyla: %w; its output:\n%s", err, p.Output()), p.Stop(10*time.Second))
 	}
 	b.Attach = time.Since(started)
-	if m := versionLine.FindStringSubmatch(p.Output()); m != nil {
-		b.Version = m[1] + " (revision " + m[2] + ")"
+	b.Version = BeylaVersion(p.Output())
+	if err := PinnedBeyla(spec.Root, b.Version); err != nil {
+		return nil, errors.Join(err, p.Stop(10*time.Second))
 	}
 	return b, nil
+}
+
+// PinnedBeyla checks that a Beyla's version (BeylaVersion) is the one .env pins, which the compose file
+// runs: figures of another version would be labelled with the pinned one.
+func PinnedBeyla(root, version string) error {
+	env, err := DotEnv(root)
+	if err != nil {
+		return err
+	}
+	pinned := env["BEYLA_VERSION"]
+	if v := strings.TrimPrefix(version, "v"); pinned == "" || !(v == pinned || strings.HasPrefix(v, pinned+"-") || strings.HasPrefix(v, pinned+" ")) {
+		return fmt.Errorf("the Beyla binary is %q; .env pins BEYLA_VERSION=%s, which compose runs: give a binary of that version", version, pinned)
+	}
+	return nil
+}
+
+// BeylaVersion is what Beyla's log says it is, from its first line: version and revision, or "" when
+// the log has no such line.
+func BeylaVersion(log string) string {
+	if m := versionLine.FindStringSubmatch(log); m != nil {
+		return m[1] + " (revision " + m[2] + ")"
+	}
+	return ""
 }
 
 // beylaConfig is root's beyla/beyla-config.yml with what differs on this machine: the lane's binaries

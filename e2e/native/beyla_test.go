@@ -85,3 +85,24 @@ func TestFindBeyla(t *testing.T) {
 		t.Errorf("with %s present: %q, %v", BeylaBin, path, err)
 	}
 }
+
+// A Beyla of another version than .env's is refused: its figures would carry the pinned version's name.
+func TestPinnedBeyla(t *testing.T) {
+	root := filepath.Join("..", "..")
+	env, err := DotEnv(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pinned := env["BEYLA_VERSION"]
+	for version, ok := range map[string]bool{
+		"v" + pinned + " (revision 1f27f8399)":         true,
+		"v" + pinned + "-patched (revision 1f27f8399)": true,
+		"v3.33.0 (revision 0000000)":                   false,
+		"v" + pinned + "1 (revision 0000000)":          false,
+		"":                                             false,
+	} {
+		if err := PinnedBeyla(root, version); (err == nil) != ok {
+			t.Errorf("PinnedBeyla(%q) = %v; want accepted %v", version, err, ok)
+		}
+	}
+}

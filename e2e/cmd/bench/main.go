@@ -43,9 +43,9 @@ func run(logger *slog.Logger) error {
 	duration := flag.Duration("duration", 5*time.Second, "length of each run (saturation, and each open-loop rate)")
 	settle := flag.Duration("settle", 7*time.Second, "quiet time around each saturation run: longer than the exporters' 5 s batching delay")
 	workers := flag.Int("workers", 8, "concurrent senders at saturation")
-	// Low enough that the slowest lane keeps up (the otel-auto lane manages about a quarter of plain here):
-	// beyond its capacity an open-loop latency only grows with the run's length.
-	rates := flag.String("rates", "0.1,0.2", "open-loop rates, as fractions of plain's throughput at saturation")
+	// Low enough that the slowest lane keeps up (the beyla lane manages about an eighth of plain here, the
+	// otel-auto lane a quarter): beyond its capacity an open-loop latency only grows with the run's length.
+	rates := flag.String("rates", "0.05,0.1", "open-loop rates, as fractions of plain's throughput at saturation")
 	workloads := flag.String("workloads", "read,checkout", "workloads to run: "+workloadNames())
 	capacity := flag.String("capacity", "4000,8000,16000,32000,64000", "spans a second telemetrygen sends the Collector, rising until loss (\"\" skips it)")
 	telemetrygen := flag.String("telemetrygen", "", "telemetrygen's binary (default: <root>/build/tools/telemetrygen, which make bench installs)")

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds, under the exact name:tag docker-compose.yml uses, the images the compose run needs and this
-# machine cannot pull: the Collector, Loki, Prometheus, the Go auto agent, and the golang base of
-# services/Dockerfile; plus the Tempo stand-in of e2e/stack/compose.test.yml. Each follows its official
+# machine cannot pull: the Collector, Loki, Prometheus, the Go auto agent, Beyla where a binary is
+# given (BEYLA_BIN), and the golang base of services/Dockerfile; plus the Tempo stand-in of
+# e2e/stack/compose.test.yml. Each follows its official
 # image in entrypoint, default command, user and the directories it creates with their owner and mode
 # (one Dockerfile each, beside this script). The binaries come from the native builds: make collector,
 # make tempo-standin, make agent, make loki, make prometheus.
@@ -117,6 +118,19 @@ cp build/tempo-standin/otelcol-tempo-standin "$work/tempo-standin/"
 cp e2e/stack/tempo-standin/config.yaml "$work/tempo-standin/config.yaml"
 dir_tar "$work/tempo-standin" tempo-dir /var/tempo 10001:10001 0700
 build tempo-standin "$standin_image"
+
+# Beyla only where the user gives a binary: the project cannot build it. Its first log line says which
+# build it is, and the compose run reports it.
+beyla_bin=${BEYLA_BIN:-build/beyla}
+if [[ -x $beyla_bin ]]; then
+  beyla_image=grafana/beyla:${BEYLA_VERSION:?.env pins no BEYLA_VERSION}
+  fresh beyla
+  cp "$beyla_bin" "$work/beyla/beyla"
+  cp /etc/ssl/certs/ca-certificates.crt "$work/beyla/"
+  build beyla "$beyla_image"
+else
+  echo "no Beyla binary ($beyla_bin): the compose run leaves the beyla lane out"
+fi
 
 # The golang base: Debian bookworm made by debootstrap from the archive this machine's apt uses, with
 # the Go of this machine (it must be the version services/Dockerfile names) where the official image

@@ -1,0 +1,142 @@
+//go:build compose
+
+package stack
+
+import (
+	"context"
+	"fmt"
+	"net/http"
+	"os/exec"
+	"regexp"
+	"slices"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/ptrace"
+
+	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/native"
+	"github.com/zerocodelab/lab/e2e/report"
+	"github.com/zerocodelab/lab/e2e/wait"
+)
+
+// beylaImage is the Beyla image of the compose file when the engine has it (make images builds it from
+// BEYLA_BIN), or "" and why the run leaves the beyla lane out.
+func beylaImage(ctx context.Context) (ref, why string, err error) {
+	env, err := native.DotEnv(root)
+	if err != nil {
+		return "", "", err
+	}
+	ref = "grafana/beyla:" + env["BEYLA_VERSION"]
+	if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() != nil {
+		return "", ref + " is not on the engine: it cannot be pulled here, and make images builds it only from a Beyla binary you give (BEYLA_BIN)", nil
+	}
+	return ref, "", nil
+}
+
+// instrumenting is Beyla's log line for each process it attaches to, with the process's path.
+var instrumenting = regexp.MustCompile(`msg="instrumenting process".* cmd=(\S+)`)
+
+// checkBeyla waits for Beyla to instrument the beyla lane's four services, checks that its SERVER spans
+// name only routes each service serves (beyla-config.yml's patterns), and that a checkout sent then is
+// one trace across the four services exactly where the doctor says Beyla can link them here.
+func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run, client *http.Client, gateway string) {
+	rep.Section("Beyla (one container in the beyla lane's PID namespace)")
+	var logs string
+	err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", 2*time.Minute, 2*time.Second, func() error {
+		var err error
+		if logs, err = run.Logs(ctx, "beyla"); err != nil {
+			return err
+		}
+		seen := map[string]bool{}
+		for _, m := range instrumenting.FindAllStringSubmatch(logs, -1) {
+			seen[m[1]] = true
+		}
+		for _, svc := range native.Services {
+			if !seen["/app/"+svc] {
+				return fmt.Errorf("not yet /app/%s", svc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
+	}
+	// The official build cannot discover processes without kprobes: one that did polls /proc.
+	facts := doctor.Inspect()
+	facts.BeylaPollsProc = !facts.Kprobes
+	version := native.BeylaVersion(logs)
+	if err := native.PinnedBeyla(root, version); err != nil {
+		t.Error(err)
+	}
+	label := (&native.Beyla{Version: version}).Label(facts.Kprobes)
+	rep.Printf("%s: instrumented /app/gateway, /app/catalog, /app/inventory, /app/orders\n", label)
+
+	seen := map[string]map[string]int{}
+	err = wait.Eventually(ctx, "SERVER spans from every beyla service", 3*time.Minute, 3*time.Second, func() error {
+		received, err := run.Spans()
+		if err != nil {
+			return err
+		}
+		seen = map[string]map[string]int{}
+		for _, sp := range received {
+			if sp.Lane == "beyla" && sp.Kind() == ptrace.SpanKindServer {
+				if seen[sp.Service] == nil {
+					seen[sp.Service] = map[string]int{}
+				}
+				seen[sp.Service][sp.Route()]++
+			}
+		}
+		for _, svc := range native.Services {
+			if len(seen[svc]) == 0 {
+				return fmt.Errorf("none yet from %s", svc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range native.Services {
+		rep.Printf("%-10s SERVER spans by http.route: %v\n", svc, seen[svc])
+		for route := range seen[svc] {
+			if !slices.Contains(routes[svc], route) {
+				t.Errorf("beyla %s: SERVER span with http.route %q, which %s does not serve", svc, route, svc)
+			}
+		}
+	}
+
+	// A checkout now that Beyla watches: one trace across the four services, or four traces.
+	links, why := doctor.CanLink(doctor.Verdicts(facts), doctor.Beyla)
+	s := Checkout(ctx, client, "beyla", gateway)
+	if s.Status != http.StatusCreated {
+		t.Fatalf("the beyla checkout answered %d", s.Status)
+	}
+	inTrace := map[string]bool{}
+	err = wait.Eventually(ctx, "the beyla checkout's spans", time.Minute, 2*time.Second, func() error {
+		received, err := run.Spans()
+		if err != nil {
+			return err
+		}
+		for _, sp := range received {
+			if sp.TraceID().String() == s.TraceID {
+				inTrace[sp.Service] = true
+			}
+		}
+		want := 1
+		if links {
+			want = len(native.Services)
+		}
+		if len(inTrace) < want {
+			return fmt.Errorf("services so far: %v", sortedKeys(inTrace))
+		}
+		return nil
+	})
+	rep.Printf("checkout trace %s: services %v; the doctor, for this build: %s\n", s.TraceID, sortedKeys(inTrace), why)
+	switch {
+	case err != nil:
+		t.Errorf("%v (links expected: %v, %s)", err, links, why)
+	case !links && len(inTrace) > 1:
+		t.Errorf("the checkout's trace crosses services %v although the doctor says Beyla cannot link them here: %s", sortedKeys(inTrace), why)
+	}
+}
