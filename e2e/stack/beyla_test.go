@@ -8,11 +8,8 @@ import (
 	"net/http"
 	"os/exec"
 	"regexp"
-	"slices"
 	"testing"
 	"time"
-
-	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/native"
@@ -72,39 +69,7 @@ func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run,
 	label := (&native.Beyla{Version: version}).Label(facts.Kprobes)
 	rep.Printf("%s: instrumented /app/gateway, /app/catalog, /app/inventory, /app/orders\n", label)
 
-	seen := map[string]map[string]int{}
-	err = wait.Eventually(ctx, "SERVER spans from every beyla service", 3*time.Minute, 3*time.Second, func() error {
-		received, err := run.Spans()
-		if err != nil {
-			return err
-		}
-		seen = map[string]map[string]int{}
-		for _, sp := range received {
-			if sp.Lane == "beyla" && sp.Kind() == ptrace.SpanKindServer {
-				if seen[sp.Service] == nil {
-					seen[sp.Service] = map[string]int{}
-				}
-				seen[sp.Service][sp.Route()]++
-			}
-		}
-		for _, svc := range native.Services {
-			if len(seen[svc]) == 0 {
-				return fmt.Errorf("none yet from %s", svc)
-			}
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for _, svc := range native.Services {
-		rep.Printf("%-10s SERVER spans by http.route: %v\n", svc, seen[svc])
-		for route := range seen[svc] {
-			if !slices.Contains(routes[svc], route) {
-				t.Errorf("beyla %s: SERVER span with http.route %q, which %s does not serve", svc, route, svc)
-			}
-		}
-	}
+	checkServerRoutes(ctx, t, rep, run, "beyla", "Beyla attached to another process, or beyla-config.yml's patterns are not the services' routes")
 
 	// A checkout now that Beyla watches: one trace across the four services, or four traces.
 	links, why := doctor.CanLink(doctor.Verdicts(facts), doctor.Beyla)

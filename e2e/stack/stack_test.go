@@ -167,39 +167,7 @@ func TestComposeStack(t *testing.T) {
 		}
 		// Agents see only requests made after they attach: the load keeps coming, so each service's
 		// SERVER spans arrive; each names routes only that service serves.
-		seen := map[string]map[string]int{}
-		err := wait.Eventually(ctx, "SERVER spans with http.route from every otel-auto service", 3*time.Minute, 3*time.Second, func() error {
-			received, err := run.Spans()
-			if err != nil {
-				return err
-			}
-			seen = map[string]map[string]int{}
-			for _, sp := range received {
-				if sp.Lane == "otel-auto" && sp.Kind() == ptrace.SpanKindServer {
-					if seen[sp.Service] == nil {
-						seen[sp.Service] = map[string]int{}
-					}
-					seen[sp.Service][sp.Route()]++
-				}
-			}
-			for _, svc := range native.Services {
-				if len(seen[svc]) == 0 {
-					return fmt.Errorf("none yet from %s", svc)
-				}
-			}
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		for _, svc := range native.Services {
-			rep.Printf("%-10s SERVER spans by http.route: %v\n", svc, seen[svc])
-			for route := range seen[svc] {
-				if !slices.Contains(routes[svc], route) {
-					t.Errorf("otel-auto %s: SERVER span with http.route %q, which %s does not serve: the agent attached to another process, or the route hint is off", svc, route, svc)
-				}
-			}
-		}
+		checkServerRoutes(ctx, t, rep, run, "otel-auto", "the agent attached to another process, or the route hint is off")
 	})
 
 	t.Run("Beyla instruments the beyla lane: routes from beyla-config.yml, a checkout one trace where the kernel lets it link", func(t *testing.T) {
@@ -782,4 +750,43 @@ func labCompare(addr, scenario string) (labAnswer, error) {
 		return got, fmt.Errorf("POST /api/compare: %d %v", resp.StatusCode, err)
 	}
 	return got, nil
+}
+
+// checkServerRoutes waits until every service of lane has sent SERVER spans, reports them by http.route,
+// and fails on a route the service does not serve, saying what that would mean (why).
+func checkServerRoutes(ctx context.Context, t *testing.T, rep *report.Report, run *Run, lane, why string) {
+	t.Helper()
+	seen := map[string]map[string]int{}
+	err := wait.Eventually(ctx, "SERVER spans from every "+lane+" service", 3*time.Minute, 3*time.Second, func() error {
+		received, err := run.Spans()
+		if err != nil {
+			return err
+		}
+		seen = map[string]map[string]int{}
+		for _, sp := range received {
+			if sp.Lane == lane && sp.Kind() == ptrace.SpanKindServer {
+				if seen[sp.Service] == nil {
+					seen[sp.Service] = map[string]int{}
+				}
+				seen[sp.Service][sp.Route()]++
+			}
+		}
+		for _, svc := range native.Services {
+			if len(seen[svc]) == 0 {
+				return fmt.Errorf("none yet from %s", svc)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, svc := range native.Services {
+		rep.Printf("%-10s SERVER spans by http.route: %v\n", svc, seen[svc])
+		for route := range seen[svc] {
+			if !slices.Contains(routes[svc], route) {
+				t.Errorf("%s %s: SERVER span with http.route %q, which %s does not serve: %s", lane, svc, route, svc, why)
+			}
+		}
+	}
 }
