@@ -154,21 +154,24 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 		p("\nRequests not answered 2xx in these runs: %d.\n\n", failed)
 	}
 
-	p("## The Go auto agent's cost, predicted from the probe cost and measured\n\n")
+	p("## The agents' cost, predicted from the probe cost and measured\n\n")
 	switch {
 	case c.ProbeCost == nil:
 		p("The probe cost was not measured here: %s.\n\n", c.NoProbe)
 	default:
 		hit := c.ProbeCost.PerHit()
-		p("`make doctor` measured %.1f µs per uprobe hit on this kernel. Predicted: the lane's uprobe hits per request × that; measured: its services' processor time per request less plain's.\n\n", µs(hit))
-		p("| workload | uprobe hits/req | eBPF program time/req | predicted extra CPU/req | measured extra CPU/req | measured / predicted |\n|---|---|---|---|---|---|\n")
-		hitsOf := ProbeHitsOf(res, "otel-auto")
-		for _, wl := range res.Plan.Workloads {
-			hits := hitsOf[wl.Name]
-			progTime := of(res.Together, "otel-auto", wl.Name, func(s Sample) float64 { return µs(s.ProbeTime) }).med
-			predicted := hits * µs(hit)
-			measured := of(res.Together, "otel-auto", wl.Name, cpu(Services)).med - of(res.Together, "plain", wl.Name, cpu(Services)).med
-			p("| %s | %.1f | %.1f µs | %.0f µs | %.0f µs | %s |\n", wl.Name, hits, progTime, predicted, measured, ratio(measured, predicted))
+		p("`make doctor` measured %.1f µs per uprobe hit on this kernel (a trap with a program that does nothing). ", µs(hit))
+		p("Predicted: the lane's uprobe hits per request × that, plus its eBPF programs' own run time per request (the kernel's statistics); ")
+		p("measured: its services' processor time per request less plain's. The agents' own processes are not in either.\n\n")
+		p("| lane | workload | uprobe hits/req | traps | eBPF program time/req | predicted extra CPU/req | measured extra CPU/req | measured / predicted |\n|---|---|---|---|---|---|---|---|\n")
+		for _, lane := range agentLanes(res) {
+			counts := ProbesOf(res, lane)
+			for _, wl := range res.Plan.Workloads {
+				hits, prog := counts.Hits[wl.Name], counts.ProgramTime[wl.Name]
+				traps := hits * µs(hit)
+				measured := of(res.Together, lane, wl.Name, cpu(Services)).med - of(res.Together, "plain", wl.Name, cpu(Services)).med
+				p("| %s | %s | %.1f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %s |\n", lane, wl.Name, hits, traps, prog, traps+prog, measured, ratio(measured, traps+prog))
+			}
 		}
 		p("\n")
 	}
@@ -243,13 +246,26 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 	return w.Flush()
 }
 
-// ProbeHitsOf is the median uprobe hits a request of each workload cost lane.
-func ProbeHitsOf(res *Results, lane string) map[string]float64 {
-	hits := map[string]float64{}
-	for _, wl := range res.Plan.Workloads {
-		hits[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.ProbeHits }).med
+// agentLanes are the lanes of the run whose eBPF agents probe the services: the Go auto agent's, Beyla's.
+func agentLanes(res *Results) []string {
+	var out []string
+	for _, lane := range lanes(res.Together) {
+		if lane == "beyla" || strings.HasPrefix(lane, "otel-auto") {
+			out = append(out, lane)
+		}
 	}
-	return hits
+	return out
+}
+
+// ProbesOf is what a request of each workload cost lane in uprobe hits and eBPF program run time (µs),
+// medians of the rounds.
+func ProbesOf(res *Results, lane string) doctor.LaneProbes {
+	l := doctor.LaneProbes{Hits: map[string]float64{}, ProgramTime: map[string]float64{}}
+	for _, wl := range res.Plan.Workloads {
+		l.Hits[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.ProbeHits }).med
+		l.ProgramTime[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return µs(s.ProbeTime) }).med
+	}
+	return l
 }
 
 func rangeOf(s stat, format, unit string) string {

@@ -10,13 +10,21 @@ import (
 	"time"
 )
 
-// ProbeHits are the uprobe hits one request of each workload cost the Go auto agent's lane, as
-// `make bench` counted them (the kernel's run counts of the agents' eBPF programs). The doctor cannot
-// count them itself, as it runs no agent; it predicts from the last bench run on this machine.
+// ProbeHits are what one request of each workload cost the lanes of the eBPF agents (otel-auto, beyla)
+// in uprobe hits and in the run time of their eBPF programs, as `make bench` counted them (the kernel's
+// run statistics of the agents' programs). The doctor cannot count them itself, as it runs no agent; it
+// predicts from the last bench run on this machine.
 type ProbeHits struct {
-	Kernel     string             `json:"kernel"`
-	Counted    time.Time          `json:"counted"`
-	PerRequest map[string]float64 `json:"per_request"` // by workload
+	Kernel  string    `json:"kernel"`
+	Counted time.Time `json:"counted"`
+	// Lanes are the agent lanes the bench ran, by name.
+	Lanes map[string]LaneProbes `json:"lanes"`
+}
+
+// LaneProbes is one lane's count, by workload.
+type LaneProbes struct {
+	Hits        map[string]float64 `json:"hits_per_request"`
+	ProgramTime map[string]float64 `json:"program_us_per_request"` // the programs' own run time, µs
 }
 
 // ReadProbeHits reads what Save wrote.
@@ -41,15 +49,22 @@ func (h ProbeHits) Save(path string) error {
 	return os.WriteFile(path, append(data, '\n'), 0o644)
 }
 
-// Predict prints the agent's cost per request that the hits imply at this probe cost: processor time
-// the traced services spend in uprobe traps, on top of their own work.
+// Predict prints each agent lane's extra processor time per request that the counts imply at this probe
+// cost, in the traced services, on top of their own work: every hit's trap (measured with a program
+// that does nothing, PerHit) plus the time the agent's programs themselves ran. It leaves out what the
+// agent's own process spends reading the events and building spans, which is not the services'.
 func (c ProbeCost) Predict(w io.Writer, h ProbeHits, kernel string) {
-	fmt.Fprintf(w, "predicted cost of the Go auto agent per request, from the uprobe hits make bench counted (%s, kernel %s):\n",
+	fmt.Fprintf(w, "predicted extra processor time of the traced services per request, from what make bench counted (%s, kernel %s):\n",
 		h.Counted.Format(time.DateOnly), h.Kernel)
-	for _, workload := range slices.Sorted(maps.Keys(h.PerRequest)) {
-		hits := h.PerRequest[workload]
-		fmt.Fprintf(w, "  %-10s %5.1f hits x %s = %s of the services' processor time\n",
-			workload, hits, micros(c.PerHit()), micros(time.Duration(hits*float64(c.PerHit()))))
+	for _, lane := range slices.Sorted(maps.Keys(h.Lanes)) {
+		l := h.Lanes[lane]
+		for _, workload := range slices.Sorted(maps.Keys(l.Hits)) {
+			hits, prog := l.Hits[workload], l.ProgramTime[workload]
+			traps := time.Duration(hits * float64(c.PerHit()))
+			fmt.Fprintf(w, "  %-10s %-9s %6.1f hits x %s + %s of its programs = %s\n",
+				lane, workload, hits, micros(c.PerHit()), micros(time.Duration(prog*float64(time.Microsecond))),
+				micros(traps+time.Duration(prog*float64(time.Microsecond))))
+		}
 	}
 	if h.Kernel != kernel {
 		fmt.Fprintf(w, "  the hits were counted on kernel %s, this is %s: run make bench here to count them again\n", h.Kernel, kernel)

@@ -192,7 +192,12 @@ func run(logger *slog.Logger) error {
 	}
 	logger.Info("report written", "file", *out)
 	// The hits a request costs, for make doctor's prediction.
-	hits := doctor.ProbeHits{Kernel: facts.Kernel, Counted: time.Now().UTC(), PerRequest: bench.ProbeHitsOf(res, "otel-auto")}
+	hits := doctor.ProbeHits{Kernel: facts.Kernel, Counted: time.Now().UTC(), Lanes: map[string]doctor.LaneProbes{}}
+	for _, lane := range []string{"otel-auto", "beyla"} {
+		if probes := bench.ProbesOf(res, lane); probes.Hits[plan.Workloads[0].Name] > 0 {
+			hits.Lanes[lane] = probes
+		}
+	}
 	hitsFile := filepath.Join(filepath.Dir(*out), "probe-hits.json")
 	if err := hits.Save(hitsFile); err != nil {
 		return fmt.Errorf("write %s: %w", hitsFile, err)
