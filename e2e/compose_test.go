@@ -41,16 +41,18 @@ func TestComposeLoadsForEveryProfileAndPlatform(t *testing.T) {
 	}
 }
 
-// Only the agents get privileges: Beyla runs privileged; each Go auto agent gets the few capabilities it
-// needs to load eBPF programs and read its target's binary; nothing else adds any.
+// Only the agents get privileges, as named capabilities (privileged: true cannot start where the engine
+// lacks a capability): each Go auto agent the few it needs to load eBPF programs and read its target's
+// binary, Beyla those and NET_ADMIN for its cgroup programs; nothing else adds any.
 func TestOnlyAgentsHavePrivileges(t *testing.T) {
 	autoCaps := []string{"SYS_ADMIN", "SYS_PTRACE", "DAC_READ_SEARCH"}
+	beylaCaps := append(slices.Clone(autoCaps), "NET_ADMIN")
 	for name, p := range loadAll(t) {
 		for _, s := range p.Services {
 			switch {
 			case s.Name == "beyla":
-				if !s.Privileged {
-					t.Errorf("%s: beyla is not privileged", name)
+				if s.Privileged || !slices.Equal(s.CapAdd, beylaCaps) {
+					t.Errorf("%s: beyla privileged %v, cap_add %v; want cap_add %v only", name, s.Privileged, s.CapAdd, beylaCaps)
 				}
 			case isAgent(s.Name):
 				if s.Privileged || !slices.Equal(s.CapAdd, autoCaps) {
