@@ -70,6 +70,22 @@ type Beyla struct {
 // the process's path in cmd=.
 var instrumentingLine = regexp.MustCompile(`msg="instrumenting process".* cmd=(\S+)`)
 
+// NotInstrumented lists the shop's services whose binary, dir/<service>, Beyla's log does not yet say
+// it instruments.
+func NotInstrumented(log, dir string) []string {
+	seen := map[string]bool{}
+	for _, m := range instrumentingLine.FindAllStringSubmatch(log, -1) {
+		seen[m[1]] = true
+	}
+	var missing []string
+	for _, svc := range Services {
+		if !seen[filepath.Join(dir, svc)] {
+			missing = append(missing, svc)
+		}
+	}
+	return missing
+}
+
 // versionLine is Beyla's first log line, with Version= and Revision=.
 var versionLine = regexp.MustCompile(`msg="Grafana Beyla" Version=(\S+) Revision=(\S+)`)
 
@@ -101,17 +117,7 @@ func StartBeyla(ctx context.Context, spec BeylaSpec, timeout time.Duration) (*Be
 		if p.State() != nil {
 			return wait.Stop(fmt.Errorf("it exited: %v", p.State()))
 		}
-		seen := map[string]bool{}
-		for _, m := range instrumentingLine.FindAllStringSubmatch(p.Output(), -1) {
-			seen[m[1]] = true
-		}
-		var missing []string
-		for _, svc := range Services {
-			if !seen[filepath.Join(spec.LaneDir, svc)] {
-				missing = append(missing, svc)
-			}
-		}
-		if len(missing) > 0 {
+		if missing := NotInstrumented(p.Output(), spec.LaneDir); len(missing) > 0 {
 			return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
 		}
 		return nil

@@ -106,3 +106,13 @@ func TestPinnedBeyla(t *testing.T) {
 		}
 	}
 }
+
+// The lane's services count as instrumented once Beyla logs their binary's path.
+func TestNotInstrumented(t *testing.T) {
+	log := `time=x level=INFO msg="instrumenting process" component=discover.traceAttacher cmd=/app/orders pid=1 type=go
+time=x level=INFO msg="instrumenting process" component=discover.traceAttacher cmd=/app/gateway pid=2 type=go
+time=x level=INFO msg="instrumenting process" component=discover.traceAttacher cmd=/other/catalog pid=3 type=go`
+	if got := strings.Join(NotInstrumented(log, "/app"), " "); got != "catalog inventory" {
+		t.Errorf("NotInstrumented = %q; want catalog inventory", got)
+	}
+}

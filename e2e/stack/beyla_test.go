@@ -7,7 +7,7 @@ import (
 	"fmt"
 	"net/http"
 	"os/exec"
-	"regexp"
+	"strings"
 	"testing"
 	"time"
 
@@ -31,9 +31,6 @@ func beylaImage(ctx context.Context) (ref, why string, err error) {
 	return ref, "", nil
 }
 
-// instrumenting is Beyla's log line for each process it attaches to, with the process's path.
-var instrumenting = regexp.MustCompile(`msg="instrumenting process".* cmd=(\S+)`)
-
 // checkBeyla waits for Beyla to instrument the beyla lane's four services, checks that its SERVER spans
 // name only routes each service serves (beyla-config.yml's patterns), and that a checkout sent then is
 // one trace across the four services exactly where the doctor says Beyla can link them here.
@@ -45,14 +42,8 @@ func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run,
 		if logs, err = run.Logs(ctx, "beyla"); err != nil {
 			return err
 		}
-		seen := map[string]bool{}
-		for _, m := range instrumenting.FindAllStringSubmatch(logs, -1) {
-			seen[m[1]] = true
-		}
-		for _, svc := range native.Services {
-			if !seen["/app/"+svc] {
-				return fmt.Errorf("not yet /app/%s", svc)
-			}
+		if missing := native.NotInstrumented(logs, "/app"); len(missing) > 0 {
+			return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
 		}
 		return nil
 	})
