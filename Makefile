@@ -87,10 +87,10 @@ doctor: ## what this kernel lets each eBPF agent do (built as you, run as root: 
 images: collector tempo-standin agent loki prometheus ## build locally what compose cannot pull here, under the compose file's name:tag (Docker)
 	bash e2e/stack/images/build.sh
 
-e2e-compose: images ## the real compose file on the real Docker engine: lanes, faults, then the two-tier sampling form; reports (root, Linux, Docker)
+e2e-compose: images ## the real compose file on the real Docker engine: lanes, faults, the two-tier sampling form, and the lab against Tempo's own image where the engine has it; reports (root, Linux, Docker)
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e-compose runs privileged agents and mounts kernel filesystems: sudo make e2e-compose"; exit 1; }
 	bash e2e/stack/compose-tools.sh
-	cd e2e && DOCKER_CONFIG=$(CURDIR)/build/docker $(GO) test -tags compose -run '^TestCompose(Stack|TwoTierSampling)$$' -count=1 -v -timeout 55m ./stack
+	cd e2e && DOCKER_CONFIG=$(CURDIR)/build/docker $(GO) test -tags compose -run '^TestCompose(Stack|TwoTierSampling|RealTempo)$$' -count=1 -v -timeout 80m ./stack
 
 # A lane on or off, touching only that lane's containers: "docker compose --profile X stop" would stop
 # the whole stack too, since services without a profile belong to every profile.

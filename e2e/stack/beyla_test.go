@@ -36,30 +36,7 @@ func beylaImage(ctx context.Context) (ref, why string, err error) {
 // one trace across the four services exactly where the doctor says Beyla can link them here.
 func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run, client *http.Client, gateway string) {
 	rep.Section("Beyla (one container in the beyla lane's PID namespace)")
-	var logs string
-	err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", 2*time.Minute, 2*time.Second, func() error {
-		var err error
-		if logs, err = run.Logs(ctx, "beyla"); err != nil {
-			return err
-		}
-		if missing := native.NotInstrumented(logs, "/app"); len(missing) > 0 {
-			return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
-		}
-		return nil
-	})
-	if err != nil {
-		t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
-	}
-	// The official build cannot discover processes without kprobes: one that did polls /proc.
-	facts := doctor.Inspect()
-	facts.BeylaPollsProc = !facts.Kprobes
-	version := native.BeylaVersion(logs)
-	if err := native.PinnedBeyla(root, version); err != nil {
-		t.Error(err)
-	}
-	label := (&native.Beyla{Version: version}).Label(facts.Kprobes)
-	rep.Printf("%s: instrumented /app/gateway, /app/catalog, /app/inventory, /app/orders\n", label)
-
+	facts := waitBeyla(ctx, t, rep, run)
 	checkServerRoutes(ctx, t, rep, run, "beyla", "Beyla attached to another process, or beyla-config.yml's patterns are not the services' routes")
 
 	// A checkout now that Beyla watches: one trace across the four services, or four traces.
@@ -69,7 +46,7 @@ func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run,
 		t.Fatalf("the beyla checkout answered %d", s.Status)
 	}
 	inTrace := map[string]bool{}
-	err = wait.Eventually(ctx, "the beyla checkout's spans", time.Minute, 2*time.Second, func() error {
+	err := wait.Eventually(ctx, "the beyla checkout's spans", time.Minute, 2*time.Second, func() error {
 		received, err := run.Spans()
 		if err != nil {
 			return err
@@ -95,4 +72,34 @@ func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run,
 	case !links && len(inTrace) > 1:
 		t.Errorf("the checkout's trace crosses services %v although the doctor says Beyla cannot link them here: %s", sortedKeys(inTrace), why)
 	}
+}
+
+// waitBeyla waits until Beyla instruments the beyla lane's four services, checks its version against
+// .env, reports which build it is, and returns the kernel's facts with what that build does.
+func waitBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run) doctor.Facts {
+	t.Helper()
+	var logs string
+	err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", 2*time.Minute, 2*time.Second, func() error {
+		var err error
+		if logs, err = run.Logs(ctx, "beyla"); err != nil {
+			return err
+		}
+		if missing := native.NotInstrumented(logs, "/app"); len(missing) > 0 {
+			return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
+	}
+	// The official build cannot discover processes without kprobes: one that did polls /proc.
+	facts := doctor.Inspect()
+	facts.BeylaPollsProc = !facts.Kprobes
+	version := native.BeylaVersion(logs)
+	if err := native.PinnedBeyla(root, version); err != nil {
+		t.Error(err)
+	}
+	label := (&native.Beyla{Version: version}).Label(facts.Kprobes)
+	rep.Printf("%s: instrumented /app/gateway, /app/catalog, /app/inventory, /app/orders\n", label)
+	return facts
 }

@@ -9,6 +9,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io/fs"
+	"os/exec"
 	"strings"
 )
 
@@ -55,7 +56,7 @@ var Images = map[string]Image{
 	"ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go": {
 		User: "", Cmd: []string{"/otel-go-instrumentation"},
 	},
-	// The compose run's stand-in for Tempo (compose.test.yml): Tempo's user and data directory.
+	// The compose run's stand-in for Tempo (compose.tempo-standin.yml): Tempo's user and data directory.
 	"zero-code-lab/tempo-standin": {
 		User: "10001:10001", Entrypoint: []string{"/otelcol"}, Cmd: []string{"--config", "/etc/tempo-standin.yaml"},
 		Dirs: map[string]Dir{"/var/tempo": {10001, 10001, 0o700}},
@@ -123,4 +124,63 @@ func (p *Project) InspectImage(ctx context.Context, ref string, dirs []string) (
 		img.Dirs[dir] = Dir{UID: h.Uid, GID: h.Gid, Mode: fs.FileMode(h.Mode).Perm()}
 	}
 	return img, nil
+}
+
+// Origin is where the engine's image of an upstream component comes from.
+type Origin string
+
+const (
+	Missing   Origin = "not on the engine"
+	Upstream  Origin = "upstream"   // not built by make images: pulled, or loaded by the user
+	BuiltHere Origin = "built here" // by e2e/stack/images/build.sh, which labels what it builds lab.inputs
+)
+
+// Component is an upstream program of the compose file and the image the engine has for it.
+type Component struct {
+	Name, Image string
+	Origin      Origin
+}
+
+// Components lists the upstream programs of docker-compose.yml, each with its image at the version
+// env (.env) pins and where the engine's image comes from.
+func Components(ctx context.Context, env map[string]string) ([]Component, error) {
+	images := []Component{
+		{Name: "OpenTelemetry Collector", Image: "otel/opentelemetry-collector-contrib:" + env["COLLECTOR_VERSION"]},
+		{Name: "Tempo", Image: "grafana/tempo:" + env["TEMPO_VERSION"]},
+		{Name: "Loki", Image: "grafana/loki:" + env["LOKI_VERSION"]},
+		{Name: "Prometheus", Image: "prom/prometheus:" + env["PROMETHEUS_VERSION"]},
+		{Name: "Grafana", Image: "grafana/grafana:" + env["GRAFANA_VERSION"]},
+		{Name: "Beyla", Image: "grafana/beyla:" + env["BEYLA_VERSION"]},
+		{Name: "Go auto agent", Image: "ghcr.io/open-telemetry/opentelemetry-go-instrumentation/autoinstrumentation-go:" + env["OTEL_GO_AUTO_VERSION"]},
+	}
+	for i, c := range images {
+		if strings.HasSuffix(c.Image, ":") {
+			return nil, fmt.Errorf("%s: .env pins no version of %s", c.Name, c.Image)
+		}
+		var stderr strings.Builder
+		cmd := exec.CommandContext(ctx, "docker", "image", "inspect", "--format", `{{index .Config.Labels "lab.inputs"}}`, c.Image)
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		switch {
+		case err != nil && strings.Contains(strings.ToLower(stderr.String()), "no such image"):
+			images[i].Origin = Missing
+		case err != nil:
+			return nil, fmt.Errorf("docker image inspect %s: %v: %s", c.Image, err, stderr.String())
+		case strings.TrimSpace(string(out)) == "":
+			images[i].Origin = Upstream
+		default:
+			images[i].Origin = BuiltHere
+		}
+	}
+	return images, nil
+}
+
+// ComponentNamed returns the component of that name in cs, Missing if cs has none.
+func ComponentNamed(cs []Component, name string) Component {
+	for _, c := range cs {
+		if c.Name == name {
+			return c
+		}
+	}
+	return Component{Name: name, Origin: Missing}
 }

@@ -25,21 +25,27 @@ type Options struct {
 	Root    string    // the repository root
 	Name    string    // the compose project name: never the showcase's own, so a user's stack is left alone
 	Lanes   []string  // the lanes (compose profiles) to run
-	Files   []string  // compose files laid over docker-compose.yml (before OverrideFile), e.g. docker-compose.sampling.yml
+	Files   []string  // compose files laid over docker-compose.yml (before the stand-ins), e.g. docker-compose.sampling.yml
 	Scratch string    // a directory for what the run writes on the host
 	Log     io.Writer // commands and their output
+	// Where the engine has the image of Tempo or Grafana (see Components), the run uses it; otherwise
+	// TempoStandIn stands in for Tempo, and NoGrafana leaves Grafana out.
+	Tempo, Grafana bool
 }
 
 // Run is the stack as the run brought it up.
 type Run struct {
 	*Project
 	Lanes      []string
-	TracesFile string   // where the Tempo stand-in writes every span it receives
+	TracesFile string   // where the Tempo stand-in writes every span it receives; "" with the real Tempo
 	mounted    []string // what the run mounted on the host, to unmount at the end
 }
 
-// OverrideFile stands in for what cannot be pulled here and nothing else (see the file's comments).
-const OverrideFile = "e2e/stack/compose.test.yml"
+// The compose files laid over the others where the engine lacks an image (see their comments).
+const (
+	TempoStandIn = "e2e/stack/compose.tempo-standin.yml"
+	NoGrafana    = "e2e/stack/compose.no-grafana.yml"
+)
 
 // HostPorts are the 127.0.0.1 ports docker-compose.yml publishes: the run needs them free.
 var HostPorts = []int{8080, 8081, 8082, 8083, 9090, 24224}
@@ -61,22 +67,27 @@ func Up(ctx context.Context, o Options) (*Run, error) {
 	if err := r.mountIfMissing("securityfs", "/sys/kernel/security"); err != nil {
 		return nil, err
 	}
-	// The Tempo stand-in runs as Tempo's user, 10001, and writes in a directory of that owner and mode,
-	// as Tempo's image makes /var/tempo.
-	tempoDir := filepath.Join(o.Scratch, "tempo")
-	if err := os.MkdirAll(tempoDir, 0o700); err != nil {
-		return r, err // r: Down unmounts what was mounted
+	files := slices.Concat([]string{"docker-compose.yml"}, o.Files)
+	env := []string{"COMPOSE_PROJECT_NAME=" + o.Name, "COMPOSE_PROFILES=" + strings.Join(o.Lanes, ",")}
+	if !o.Tempo {
+		// The Tempo stand-in runs as Tempo's user, 10001, and writes in a directory of that owner and
+		// mode, as Tempo's image makes /var/tempo.
+		tempoDir := filepath.Join(o.Scratch, "tempo")
+		if err := os.MkdirAll(tempoDir, 0o700); err != nil {
+			return r, err // r: Down unmounts what was mounted
+		}
+		if err := os.Chown(tempoDir, 10001, 10001); err != nil {
+			return r, fmt.Errorf("give the Tempo stand-in its directory: %w", err)
+		}
+		r.TracesFile = filepath.Join(tempoDir, "traces.jsonl")
+		files = append(files, TempoStandIn)
+		env = append(env, "TEMPO_STANDIN_DIR="+tempoDir)
 	}
-	if err := os.Chown(tempoDir, 10001, 10001); err != nil {
-		return r, fmt.Errorf("give the Tempo stand-in its directory: %w", err)
+	if !o.Grafana {
+		files = append(files, NoGrafana)
 	}
-	r.TracesFile = filepath.Join(tempoDir, "traces.jsonl")
-	r.Project = &Project{Root: o.Root, Log: o.Log, Env: []string{
-		"COMPOSE_PROJECT_NAME=" + o.Name,
-		"COMPOSE_FILE=" + strings.Join(slices.Concat([]string{"docker-compose.yml"}, o.Files, []string{OverrideFile}), string(os.PathListSeparator)),
-		"COMPOSE_PROFILES=" + strings.Join(o.Lanes, ","),
-		"TEMPO_STANDIN_DIR=" + tempoDir,
-	}}
+	env = append(env, "COMPOSE_FILE="+strings.Join(files, string(os.PathListSeparator)))
+	r.Project = &Project{Root: o.Root, Log: o.Log, Env: env}
 	// One image of each build alone first (the plain build, then the SDK build): the others then find the
 	// packages it compiled in the build's cache mounts, instead of all compiling them at once.
 	for _, svc := range []string{"plain-catalog", "manual-catalog"} {
@@ -137,7 +148,12 @@ func (r *Run) mountIfMissing(fstype, target string) error {
 func (r *Run) Mounted() []string { return r.mounted }
 
 // Spans reads every span the Tempo stand-in has received so far.
-func (r *Run) Spans() ([]spans.Span, error) { return spans.ReadFile(r.TracesFile) }
+func (r *Run) Spans() ([]spans.Span, error) {
+	if r.TracesFile == "" {
+		return nil, errors.New("this run has the real Tempo, not the stand-in: its spans are read through Tempo's API")
+	}
+	return spans.ReadFile(r.TracesFile)
+}
 
 // WaitReady waits until each service runs and, where it has a healthcheck, is healthy.
 func (r *Run) WaitReady(ctx context.Context, timeout time.Duration, services ...string) error {

@@ -369,8 +369,7 @@ func TestComposeStack(t *testing.T) {
 			}
 		}
 		rep.Printf("The stand-in for Tempo stores spans but serves no query API, so the span rows say why no trace\n" +
-			"could be read. With Tempo (docker compose up) the lab reads each lane's trace through Tempo's HTTP API, which\n" +
-			"the compare package's tests replay as a real Tempo 2.9.0 answered it.\n")
+			"could be read. Where the engine has Tempo's image, TestComposeRealTempo checks those rows against it.\n")
 	})
 
 	t.Run("make lane-off and lane-on act on that lane alone, and the others keep reporting", func(t *testing.T) {
@@ -721,7 +720,38 @@ func upForTest(t *testing.T, o Options, reportName string) (*Run, *report.Report
 	if len(run.Mounted()) > 0 {
 		rep.Printf("mounted for the run: %v (the agents read the lockdown mode there)\n", run.Mounted())
 	}
+	rep.Section("the upstream components: whose image runs")
+	env, err := native.DotEnv(root)
+	if err != nil {
+		t.Fatal(err)
+	}
+	comps, err := Components(context.Background(), env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range comps {
+		rep.Printf("%-24s %-96s %s\n", c.Name, c.Image, describe(c, o))
+	}
 	return run, rep
+}
+
+// describe says what runs for a component in a run with options o: its own image, one built here, a
+// stand-in, or nothing.
+func describe(c Component, o Options) string {
+	switch {
+	case c.Name == "Tempo" && !o.Tempo:
+		return "a stand-in: a Collector that writes every span to a file, with no query API"
+	case c.Name == "Grafana" && !o.Grafana, c.Name == "Beyla" && !slices.Contains(o.Lanes, "beyla"):
+		if c.Origin == Missing {
+			return "left out: the engine has no image"
+		}
+		return "not in this run"
+	case c.Origin == Upstream:
+		return "its image (not built by make images: pulled or loaded)"
+	case c.Name == "Beyla":
+		return "built here from the Beyla binary given (BEYLA_BIN), in an image like the official one"
+	}
+	return "built here from its source module at the pinned version, in an image like the official one"
 }
 
 // labAnswer is the lab page's comparison as POST /api/compare answers it.

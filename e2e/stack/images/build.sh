@@ -2,7 +2,7 @@
 # Builds, under the exact name:tag docker-compose.yml uses, the images the compose run needs and this
 # machine cannot pull: the Collector, Loki, Prometheus, the Go auto agent, Beyla where a binary is
 # given (BEYLA_BIN), and the golang base of services/Dockerfile; plus the Tempo stand-in of
-# e2e/stack/compose.test.yml. Each follows its official
+# e2e/stack/compose.tempo-standin.yml. Each follows its official
 # image in entrypoint, default command, user and the directories it creates with their owner and mode
 # (one Dockerfile each, beside this script). The binaries come from the native builds: make collector,
 # make tempo-standin, make agent, make loki, make prometheus.
