@@ -159,18 +159,21 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 	case c.ProbeCost == nil:
 		p("The probe cost was not measured here: %s.\n\n", c.NoProbe)
 	default:
-		hit := c.ProbeCost.PerHit()
-		p("`make doctor` measured %.1f µs per uprobe hit on this kernel (a trap with a program that does nothing). ", µs(hit))
-		p("Predicted: the lane's uprobe hits per request × that, plus its eBPF programs' own run time per request (the kernel's statistics); ")
+		hit, wakeup := c.ProbeCost.PerHit(), c.ProbeCost.Wakeup
+		p("`make doctor` measured %.1f µs per uprobe hit on this kernel (a trap with a program that does nothing), ", µs(hit))
+		p("and %.1f µs per event that wakes a reader sleeping on a perf buffer. ", µs(wakeup))
+		p("Predicted: the lane's uprobe hits per request × the first, plus its eBPF programs' own run time per request (the kernel's statistics), ")
+		p("plus the wakeups of the agent's reader per request × the second (spans per request, divided by the events its reader lets gather: 1 for the Go auto agent, %d for Beyla); ", beylaWakeupLen)
 		p("measured: its services' processor time per request less plain's. The agents' own processes are not in either.\n\n")
-		p("| lane | workload | uprobe hits/req | traps | eBPF program time/req | predicted extra CPU/req | measured extra CPU/req | measured / predicted |\n|---|---|---|---|---|---|---|---|\n")
+		p("| lane | workload | uprobe hits/req | traps | eBPF program time/req | wakeups/req | wakeups | predicted extra CPU/req | measured extra CPU/req | measured / predicted |\n|---|---|---|---|---|---|---|---|---|---|\n")
 		for _, lane := range agentLanes(res) {
 			counts := ProbesOf(res, lane)
 			for _, wl := range res.Plan.Workloads {
-				hits, prog := counts.Hits[wl.Name], counts.ProgramTime[wl.Name]
-				traps := hits * µs(hit)
+				hits, prog, wakeups := counts.Hits[wl.Name], counts.ProgramTime[wl.Name], counts.Wakeups[wl.Name]
+				predicted := µs(c.ProbeCost.Extra(counts, wl.Name))
 				measured := of(res.Together, lane, wl.Name, cpu(Services)).med - of(res.Together, "plain", wl.Name, cpu(Services)).med
-				p("| %s | %s | %.1f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %s |\n", lane, wl.Name, hits, traps, prog, traps+prog, measured, ratio(measured, traps+prog))
+				p("| %s | %s | %.1f | %.0f µs | %.0f µs | %.2f | %.0f µs | %.0f µs | %.0f µs | %s |\n", lane, wl.Name, hits, hits*µs(hit), prog,
+					wakeups, wakeups*µs(wakeup), predicted, measured, ratio(measured, predicted))
 			}
 		}
 		p("\n")
@@ -257,13 +260,23 @@ func agentLanes(res *Results) []string {
 	return out
 }
 
-// ProbesOf is what a request of each workload cost lane in uprobe hits and eBPF program run time (µs),
-// medians of the rounds.
+// beylaWakeupLen is how many events Beyla's ring buffer gathers before it wakes Beyla's reader: its
+// ebpf.wakeup_len, 500 unless configured (beyla-config.yml leaves it). The Go auto agent's perf reader
+// is woken at every event, one per span.
+const beylaWakeupLen = 500
+
+// ProbesOf is what a request of each workload cost lane in uprobe hits, eBPF program run time (µs) and
+// wakeups of the agent's reader, medians of the rounds.
 func ProbesOf(res *Results, lane string) doctor.LaneProbes {
-	l := doctor.LaneProbes{Hits: map[string]float64{}, ProgramTime: map[string]float64{}}
+	l := doctor.LaneProbes{Hits: map[string]float64{}, ProgramTime: map[string]float64{}, Wakeups: map[string]float64{}}
+	eventsPerWakeup := 1.0
+	if lane == "beyla" {
+		eventsPerWakeup = beylaWakeupLen
+	}
 	for _, wl := range res.Plan.Workloads {
 		l.Hits[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.ProbeHits }).med
 		l.ProgramTime[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return µs(s.ProbeTime) }).med
+		l.Wakeups[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.Spans }).med / eventsPerWakeup
 	}
 	return l
 }

@@ -25,6 +25,9 @@ type ProbeHits struct {
 type LaneProbes struct {
 	Hits        map[string]float64 `json:"hits_per_request"`
 	ProgramTime map[string]float64 `json:"program_us_per_request"` // the programs' own run time, µs
+	// Wakeups are the times a request's events wake the agent's reader: its spans, divided by the
+	// events the agent lets gather before a wakeup.
+	Wakeups map[string]float64 `json:"wakeups_per_request"`
 }
 
 // ReadProbeHits reads what Save wrote.
@@ -50,23 +53,30 @@ func (h ProbeHits) Save(path string) error {
 }
 
 // Predict prints each agent lane's extra processor time per request that the counts imply at this probe
-// cost, in the traced services, on top of their own work: every hit's trap (measured with a program
-// that does nothing, PerHit) plus the time the agent's programs themselves ran. It leaves out what the
-// agent's own process spends reading the events and building spans, which is not the services'.
+// cost, in the traced services, on top of their own work (Extra). It leaves out what the agent's own
+// process spends reading the events and building spans, which is not the services'.
 func (c ProbeCost) Predict(w io.Writer, h ProbeHits, kernel string) {
 	fmt.Fprintf(w, "predicted extra processor time of the traced services per request, from what make bench counted (%s, kernel %s):\n",
 		h.Counted.Format(time.DateOnly), h.Kernel)
 	for _, lane := range slices.Sorted(maps.Keys(h.Lanes)) {
 		l := h.Lanes[lane]
 		for _, workload := range slices.Sorted(maps.Keys(l.Hits)) {
-			hits, prog := l.Hits[workload], l.ProgramTime[workload]
-			traps := time.Duration(hits * float64(c.PerHit()))
-			fmt.Fprintf(w, "  %-10s %-9s %6.1f hits x %s + %s of its programs = %s\n",
-				lane, workload, hits, micros(c.PerHit()), micros(time.Duration(prog*float64(time.Microsecond))),
-				micros(traps+time.Duration(prog*float64(time.Microsecond))))
+			fmt.Fprintf(w, "  %-10s %-9s %6.1f hits x %s + %s of its programs + %5.2f wakeups x %s = %s\n",
+				lane, workload, l.Hits[workload], micros(c.PerHit()), micros(us(l.ProgramTime[workload])),
+				l.Wakeups[workload], micros(c.Wakeup), micros(c.Extra(l, workload)))
 		}
 	}
 	if h.Kernel != kernel {
 		fmt.Fprintf(w, "  the hits were counted on kernel %s, this is %s: run make bench here to count them again\n", h.Kernel, kernel)
 	}
 }
+
+// Extra is the processor time a request of workload costs the services of an agent lane with these
+// counts: every hit's trap (measured with a program that does nothing, PerHit), the time the agent's
+// programs themselves ran, and every wakeup of the agent's reader (Wakeup).
+func (c ProbeCost) Extra(l LaneProbes, workload string) time.Duration {
+	return time.Duration(l.Hits[workload]*float64(c.PerHit())) + us(l.ProgramTime[workload]) +
+		time.Duration(l.Wakeups[workload]*float64(c.Wakeup))
+}
+
+func us(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }

@@ -8,11 +8,13 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"sync/atomic"
 	"time"
 
 	"github.com/cilium/ebpf"
 	"github.com/cilium/ebpf/asm"
 	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/perf"
 	"golang.org/x/arch/x86/x86asm"
 )
 
@@ -27,6 +29,13 @@ type ProbeCost struct {
 	EntryAndReturn time.Duration // ... with a probe at the entry and on its return
 	Probes         int           // probes attached in the entry-and-return mode: the entry and each RET
 	Hits           uint64        // hits counted by the eBPF program in the last entry-and-return round
+	// Wakeup is what one event costs the probed thread on top of the trap when the probe's program
+	// writes it to a perf buffer whose reader sleeps until each event, as the Go auto agent reads its
+	// spans: the output and the reader's wakeup. Measured on calls spaced out like requests, so that
+	// the reader is asleep at each.
+	Wakeup time.Duration
+	// Events the reader read in the wakeup measurement, of the calls made with the writing program.
+	Events, EventCalls uint64
 }
 
 // PerHit is the median cost of one probe hit: a call with the entry probe, less a plain call.
@@ -92,7 +101,91 @@ func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 		}
 	}
 	cost.Plain, cost.Entry, cost.EntryAndReturn = median(times[0]), median(times[1]), median(times[2])
+	if err := cost.measureWakeup(ex, prog, calls/10, rounds); err != nil {
+		return ProbeCost{}, err
+	}
 	return cost, nil
+}
+
+// wakeupPause is the pause between two calls when the wakeup is measured: long enough for the reader
+// to go back to sleep after each event.
+const wakeupPause = 50 * time.Microsecond
+
+// measureWakeup times spaced calls of probeTarget with an entry probe whose program counts (counting),
+// and with one whose program writes an event to a perf buffer that a goroutine reads instead, rounds
+// times interleaved, and sets Wakeup to the median difference per call, Events and EventCalls.
+func (c *ProbeCost) measureWakeup(ex *link.Executable, counting *ebpf.Program, calls, rounds int) error {
+	events, output, err := outputProgram()
+	if err != nil {
+		return err
+	}
+	defer events.Close()
+	defer output.Close()
+	// The reader as the Go auto agent opens it (cilium/ebpf's defaults): woken at every event.
+	rd, err := perf.NewReader(events, 64*os.Getpagesize())
+	if err != nil {
+		return fmt.Errorf("open a perf reader: %w", err)
+	}
+	var read atomic.Uint64
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			rec, err := rd.Read()
+			if errors.Is(err, perf.ErrClosed) {
+				return
+			}
+			if err == nil && rec.LostSamples == 0 {
+				read.Add(1)
+			}
+		}
+	}()
+
+	times := map[int][]time.Duration{}
+	for r := range rounds {
+		for i := range 2 {
+			mode := (i + r) % 2 // 0 counting, 1 counting and output
+			p := counting
+			if mode == 1 {
+				p = output
+			}
+			l, err := ex.Uprobe(probeTargetSymbol, p, nil)
+			if err != nil {
+				rd.Close()
+				<-done
+				return fmt.Errorf("attach a uprobe at %s: %w", probeTargetSymbol, err)
+			}
+			times[mode] = append(times[mode], timeSpacedCalls(calls))
+			l.Close()
+		}
+	}
+	c.Wakeup = median(times[1]) - median(times[0])
+	c.EventCalls = uint64(calls * rounds)
+	// Every event written is in the buffer by now; the reader gets a moment to read the last ones.
+	for deadline := time.Now().Add(time.Second); read.Load() < c.EventCalls && time.Now().Before(deadline); {
+		time.Sleep(10 * time.Millisecond)
+	}
+	rd.Close()
+	<-done
+	c.Events = read.Load()
+	return nil
+}
+
+// timeSpacedCalls returns the time of one call of probeTarget, averaged over n calls wakeupPause apart.
+func timeSpacedCalls(n int) time.Duration {
+	var total time.Duration
+	var sink uint64
+	for i := range n {
+		start := time.Now()
+		sink += probeTarget(uint64(i))
+		total += time.Since(start)
+		for pause := time.Now(); time.Since(pause) < wakeupPause; {
+		}
+	}
+	if sink == 1 { // never true: keeps the calls' results alive
+		fmt.Fprint(os.Stderr, "")
+	}
+	return total / time.Duration(n)
 }
 
 // timeCalls returns the time of one call of probeTarget, averaged over n calls.
@@ -166,6 +259,39 @@ func countingProgram() (*ebpf.Map, *ebpf.Program, error) {
 	return counter, prog, nil
 }
 
+// outputProgram returns a perf event array and an eBPF program that counts nothing and writes one
+// 8-byte event to it at every hit, as an agent writes a span.
+func outputProgram() (*ebpf.Map, *ebpf.Program, error) {
+	events, err := ebpf.NewMap(&ebpf.MapSpec{Type: ebpf.PerfEventArray}) // one ring per CPU
+	if err != nil {
+		return nil, nil, fmt.Errorf("create the perf event array: %w", err)
+	}
+	prog, err := ebpf.NewProgram(&ebpf.ProgramSpec{
+		Name:    "probe_output",
+		Type:    ebpf.Kprobe,
+		License: "GPL", // bpf_perf_event_output is GPL-only
+		Instructions: asm.Instructions{
+			asm.Mov.Reg(asm.R6, asm.R1), // the probe's context
+			asm.Mov.Imm(asm.R7, 0),
+			asm.StoreMem(asm.RFP, -8, asm.R7, asm.DWord), // the event: 8 zero bytes on the stack
+			asm.Mov.Reg(asm.R1, asm.R6),
+			asm.LoadMapPtr(asm.R2, events.FD()),
+			asm.LoadImm(asm.R3, 0xffffffff, asm.DWord), // BPF_F_CURRENT_CPU
+			asm.Mov.Reg(asm.R4, asm.RFP),
+			asm.Add.Imm(asm.R4, -8),
+			asm.Mov.Imm(asm.R5, 8),
+			asm.FnPerfEventOutput.Call(),
+			asm.Mov.Imm(asm.R0, 0),
+			asm.Return(),
+		},
+	})
+	if err != nil {
+		events.Close()
+		return nil, nil, fmt.Errorf("load the output program: %w", err)
+	}
+	return events, prog, nil
+}
+
 // returnOffsets finds the RET instructions of symbol in the executable, as offsets from its start.
 func returnOffsets(exe, symbol string) ([]uint64, error) {
 	f, err := elf.Open(exe)
@@ -211,6 +337,9 @@ func (c ProbeCost) Report(w io.Writer) {
 	fmt.Fprintf(w, "  median of %d interleaved rounds of %d calls; %d of %d hits counted by the probe's program\n",
 		c.Rounds, c.Calls, c.Hits, uint64(c.Calls*c.Probes))
 	fmt.Fprintf(w, "  an agent pays this on every call of a function it instruments, in the calling thread\n")
+	fmt.Fprintf(w, "  and %s per event its program writes to a perf buffer whose reader it wakes (the Go auto agent: each span);\n",
+		micros(c.Wakeup))
+	fmt.Fprintf(w, "  %d of %d events read, on calls %s apart\n", c.Events, c.EventCalls, wakeupPause)
 }
 
 func micros(d time.Duration) string {

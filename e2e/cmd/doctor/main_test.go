@@ -28,6 +28,18 @@ func TestDoctorMeasuresTheProbeCost(t *testing.T) {
 	if string(hits[1]) != string(hits[2]) || string(hits[1]) == "0" {
 		t.Errorf("hits counted %s of %s: the probes did not fire once per call", hits[1], hits[2])
 	}
+	// The wakeup is measured with events that really reach the reader, one per call.
+	wakeup := regexp.MustCompile(`and ([0-9.-]+) µs per event`).FindSubmatch(out)
+	events := regexp.MustCompile(`(\d+) of (\d+) events read`).FindSubmatch(out)
+	if wakeup == nil || events == nil {
+		t.Fatalf("the doctor printed no wakeup cost:\n%s", out)
+	}
+	if string(events[1]) != string(events[2]) || string(events[1]) == "0" {
+		t.Errorf("events read %s of %s: the writing probe did not fire once per call, or the reader lost some", events[1], events[2])
+	}
+	if w, _ := strconv.ParseFloat(string(wakeup[1]), 64); w <= 0 {
+		t.Errorf("a wakeup costs %v µs: want a positive cost", w)
+	}
 	hit, _ := strconv.ParseFloat(string(cost[1]), 64)
 	pair, _ := strconv.ParseFloat(string(cost[2]), 64)
 	if hit <= 0 || pair <= hit {
