@@ -248,6 +248,10 @@ func compareLanes(t *testing.T, rep *report.Report, sink *spans.Sink, lanes []*n
 		// the sink has every span it received at once.
 		SpanDelay: endtoend.ExportEvery + time.Second,
 	}
+	if slices.ContainsFunc(lanes, func(l *native.Lane) bool { return l.Name == "beyla" }) {
+		// Beyla's events can wait in its ring buffer and its first stage before its exporter has them.
+		lab.SpanDelay += native.BeylaRingBufferHold + native.DefaultBeylaEBPFBatchTimeout
+	}
 	for _, l := range lanes {
 		observer, _ := compare.ObserverOf(l.Name) // every lane of the run is one of the lab's
 		lab.Lanes = append(lab.Lanes, compare.Lane{Name: l.Name, Observer: observer, Gateway: l.URL["gateway"]})

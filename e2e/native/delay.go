@@ -18,8 +18,8 @@ const DefaultScheduleDelay = 5 * time.Second
 
 // SpanDelay is how long after a request ends its spans can take to be found in Tempo, by trace id and by
 // search, in the stack p describes, read from the compose files and the configs they mount: the longest
-// batch delay of the services that send OTLP (OTEL_BSP_SCHEDULE_DELAY, and Beyla's batch_timeout in the
-// beyla-config.yml it mounts), then, for each Collector on the
+// batch delay of the services that send OTLP (OTEL_BSP_SCHEDULE_DELAY, and what Beyla holds, by the
+// beyla-config.yml it mounts: beylaDelay), then, for each Collector on the
 // way (the Collector, and the samplers where docker-compose.sampling.yml runs them), the longest a span
 // waits in it (a tail sampler's decision_wait, its queues' flush_timeout), then Tempo's ingester, whose
 // search sees a trace only once it went trace_idle_period without a span, at its next flush check.
@@ -64,11 +64,22 @@ func SpanDelay(p *types.Project) (time.Duration, error) {
 	return senders + collectors + searchable, nil
 }
 
-// DefaultBeylaBatchTimeout is Beyla's otel_traces_export.batch_timeout where its config sets none
-// (obi.DefaultConfig at the pinned version).
-const DefaultBeylaBatchTimeout = 15 * time.Second
+// Beyla's defaults where its config sets none (obi.DefaultConfig at the pinned version): its exporter's
+// otel_traces_export.batch_timeout, and ebpf.batch_timeout, how long its first stage gathers events.
+const (
+	DefaultBeylaBatchTimeout     = 15 * time.Second
+	DefaultBeylaEBPFBatchTimeout = time.Second
+)
 
-// beylaDelay is how long Beyla holds spans before it sends them: batch_timeout in the config file its
+// BeylaRingBufferHold is how long an event can wait in Beyla's ring buffer. The buffer wakes Beyla's
+// reader only once ebpf.wakeup_len events (500 by default) wait in it; fewer are read when a flusher,
+// every 3 s, finds the reader idle for over 3 s: up to two rounds (flushInterval in OBI's
+// pkg/ebpf/common/ringbuf.go at the pinned version, not configurable). A wakeup_len of 1 wakes the
+// reader at each event.
+const BeylaRingBufferHold = 6 * time.Second
+
+// beylaDelay is how long Beyla can hold spans before it sends them: its ring buffer's hold, then
+// ebpf.batch_timeout, then otel_traces_export.batch_timeout, from the config file its
 // BEYLA_CONFIG_PATH names, read from the host file mounted there.
 func beylaDelay(s types.ServiceConfig) (time.Duration, error) {
 	path := s.Environment["BEYLA_CONFIG_PATH"]
@@ -87,18 +98,35 @@ func beylaDelay(s types.ServiceConfig) (time.Duration, error) {
 		Traces struct {
 			BatchTimeout string `yaml:"batch_timeout"`
 		} `yaml:"otel_traces_export"`
+		EBPF struct {
+			BatchTimeout string `yaml:"batch_timeout"`
+			WakeupLen    *int   `yaml:"wakeup_len"`
+		} `yaml:"ebpf"`
 	}
 	if err := yaml.Unmarshal(data, &cfg); err != nil {
 		return 0, fmt.Errorf("%s: %w", *path, err)
 	}
-	if cfg.Traces.BatchTimeout == "" {
-		return DefaultBeylaBatchTimeout, nil
-	}
-	d, err := time.ParseDuration(cfg.Traces.BatchTimeout)
+	export, err := durationOr(cfg.Traces.BatchTimeout, DefaultBeylaBatchTimeout)
 	if err != nil {
 		return 0, fmt.Errorf("%s: otel_traces_export.batch_timeout: %w", *path, err)
 	}
-	return d, nil
+	gather, err := durationOr(cfg.EBPF.BatchTimeout, DefaultBeylaEBPFBatchTimeout)
+	if err != nil {
+		return 0, fmt.Errorf("%s: ebpf.batch_timeout: %w", *path, err)
+	}
+	hold := BeylaRingBufferHold
+	if cfg.EBPF.WakeupLen != nil && *cfg.EBPF.WakeupLen <= 1 {
+		hold = 0
+	}
+	return hold + gather + export, nil
+}
+
+// durationOr parses v, or returns def where v is empty.
+func durationOr(v string, def time.Duration) (time.Duration, error) {
+	if v == "" {
+		return def, nil
+	}
+	return time.ParseDuration(v)
 }
 
 // Tempo's own defaults (modules/ingester/config.go at the pinned version) where its config sets none.

@@ -10,9 +10,10 @@ import (
 	"github.com/compose-spec/compose-go/v2/types"
 )
 
-// Beyla holds spans for its own batch_timeout, 15 s where beyla-config.yml sets none: the lab's wait
-// must count it like the other senders' OTEL_BSP_SCHEDULE_DELAY.
-func TestSpanDelayCountsBeylasBatchTimeout(t *testing.T) {
+// Beyla holds spans in its ring buffer (up to 6 s, unless its reader is woken at each event), for its
+// first stage's ebpf.batch_timeout (1 s by default) and for its exporter's batch_timeout (15 s by
+// default): the lab's wait must count all of it like the other senders' OTEL_BSP_SCHEDULE_DELAY.
+func TestSpanDelayCountsWhatBeylaHolds(t *testing.T) {
 	dir := t.TempDir()
 	write := func(name, content string) string {
 		path := filepath.Join(dir, name)
@@ -28,9 +29,11 @@ func TestSpanDelayCountsBeylasBatchTimeout(t *testing.T) {
 		want    time.Duration
 		wantErr string
 	}{
-		{"discovery: {}\n", DefaultBeylaBatchTimeout + 3*time.Second, ""},
-		{"otel_traces_export:\n  batch_timeout: 5s\n", 8 * time.Second, ""},
+		{"discovery: {}\n", 6*time.Second + time.Second + 15*time.Second + 3*time.Second, ""},
+		{"otel_traces_export:\n  batch_timeout: 5s\n", 6*time.Second + time.Second + 5*time.Second + 3*time.Second, ""},
+		{"ebpf:\n  batch_timeout: 2s\n  wakeup_len: 1\notel_traces_export:\n  batch_timeout: 5s\n", 2*time.Second + 5*time.Second + 3*time.Second, ""},
 		{"otel_traces_export:\n  batch_timeout: soon\n", 0, "otel_traces_export.batch_timeout"},
+		{"ebpf:\n  batch_timeout: soon\n", 0, "ebpf.batch_timeout"},
 	} {
 		var tempoSvc, beyla types.ServiceConfig
 		tempoSvc.Image, tempoSvc.Command = "grafana/tempo:2.9.0", types.ShellCommand{"-config.file=/etc/tempo.yaml"}
