@@ -28,7 +28,7 @@ type Options struct {
 	Files   []string  // compose files laid over docker-compose.yml (before the stand-ins), e.g. docker-compose.sampling.yml
 	Scratch string    // a directory for what the run writes on the host
 	Log     io.Writer // commands and their output
-	// Where the engine has the image of Tempo or Grafana (see Components), the run uses it; otherwise
+	// Tempo and Grafana run their own images, which the engine must have (see Components); otherwise
 	// TempoStandIn stands in for Tempo, and NoGrafana leaves Grafana out.
 	Tempo, Grafana bool
 }
