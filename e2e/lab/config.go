@@ -56,7 +56,7 @@ func ConfigFromEnv(getenv func(string) string) (Config, error) {
 	if err != nil || c.Timeout < time.Second || c.Timeout > 5*time.Minute {
 		errs = append(errs, fmt.Errorf("LAB_TIMEOUT: %q is not a duration from 1s to 5m", getenv("LAB_TIMEOUT")))
 	}
-	c.SpanDelay, err = time.ParseDuration(get("LAB_SPAN_DELAY", "9s"))
+	c.SpanDelay, err = time.ParseDuration(get("LAB_SPAN_DELAY", "16s")) // docker-compose.yml's
 	switch {
 	case err != nil || c.SpanDelay < 0:
 		errs = append(errs, fmt.Errorf("LAB_SPAN_DELAY: %q is not a duration of 0s or more", getenv("LAB_SPAN_DELAY")))

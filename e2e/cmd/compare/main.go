@@ -25,6 +25,10 @@ import (
 	"github.com/zerocodelab/lab/e2e/native"
 )
 
+// settle is how long a trace must keep its spans to count as complete: Tempo serves a trace once its
+// ingester has it, a few seconds after the spans.
+const settle = 5 * time.Second
+
 // config is what the flags say, checked before anything is sent.
 type config struct {
 	lanes      []compare.Lane
@@ -59,7 +63,7 @@ func parse(args []string) (config, error) {
 	loki := fs.String("loki", "http://127.0.0.1:3100", "Loki's HTTP API")
 	prometheus := fs.String("prometheus", "http://127.0.0.1:9090", "Prometheus' HTTP API")
 	markdown := fs.String("markdown", "build/compare.md", "where to write the comparison as Markdown (empty: nowhere)")
-	timeout := fs.Duration("timeout", 30*time.Second, "how long to wait for a lane's trace, logs and metrics")
+	timeout := fs.Duration("timeout", 45*time.Second, "how long to wait for a lane's trace, logs and metrics")
 	repo := fs.String("repo", ".", "the repository's root, where the compose files are")
 	compose := fs.String("compose", "docker-compose.yml", "the compose files of the running stack, separated by commas, "+
 		"from which the wait for a checkout's spans is read: the senders' batch delay, the Collectors', Tempo's search (add docker-compose.sampling.yml for the two-tier form)")
@@ -95,8 +99,8 @@ func parse(args []string) (config, error) {
 	if cfg.delay, err = native.SpanDelay(project); err != nil {
 		return cfg, fmt.Errorf("-compose: %w", err)
 	}
-	if cfg.timeout <= cfg.delay {
-		return cfg, fmt.Errorf("-timeout: must be longer than the %s a span can take to be found in Tempo, by the compose files", cfg.delay)
+	if cfg.timeout < cfg.delay+settle {
+		return cfg, fmt.Errorf("-timeout: must be at least the %s a span can take to be found in Tempo, by the compose files, and the %s a trace must then stay the same", cfg.delay, settle)
 	}
 	return cfg, nil
 }
@@ -113,7 +117,7 @@ func run(ctx context.Context, cfg config, log *slog.Logger) error {
 		Source:    compare.Tempo{Client: client, URL: cfg.tempo},
 		Signals:   compare.Backends{Client: client, Loki: cfg.loki, Prometheus: promv1.NewAPI(prom)},
 		Verdicts:  verdicts(cfg.lanes, log),
-		Settle:    5 * time.Second, // Tempo serves a trace once its ingester has it, a few seconds after the spans
+		Settle:    settle,
 		Timeout:   cfg.timeout,
 		SpanDelay: cfg.delay,
 	}

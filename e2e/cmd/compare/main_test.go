@@ -11,15 +11,18 @@ func TestParseDefaultsAskTheComposeStack(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if cfg.delay != 9*time.Second {
-		t.Errorf("the wait for a checkout's spans read from docker-compose.yml: %s; want 9s (5 s batch delay, 1 s Collector queue, 3 s Tempo search)", cfg.delay)
+	if cfg.delay != 16*time.Second {
+		t.Errorf("the wait for a checkout's spans read from docker-compose.yml: %s; want 16s (Beyla's 12 s: ring buffer 6, first stage 1, exporter 5; 1 s Collector queue, 3 s Tempo search)", cfg.delay)
 	}
 	two, err := parse([]string{"-repo=../../..", "-compose=docker-compose.yml,docker-compose.sampling.yml"})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if two.delay != 20*time.Second {
-		t.Errorf("with the samplers: %s; want 20s (and their 10 s decision wait, 1 s queue)", two.delay)
+	if two.delay != 27*time.Second {
+		t.Errorf("with the samplers: %s; want 27s (and their 10 s decision wait, 1 s queue)", two.delay)
+	}
+	if two.timeout < two.delay+settle {
+		t.Errorf("the default -timeout %s ends before the wait and the settling after it (%s + %s)", two.timeout, two.delay, settle)
 	}
 	if len(cfg.lanes) != 4 || cfg.lanes[0].Gateway != "http://127.0.0.1:8080" || cfg.lanes[3].Name != "manual" {
 		t.Errorf("default lanes: %+v", cfg.lanes)
