@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -17,18 +16,21 @@ import (
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
-// beylaImage is the Beyla image of the compose file when the engine has it (make images builds it from
-// BEYLA_BIN), or "" and why the run leaves the beyla lane out.
-func beylaImage(ctx context.Context) (ref, why string, err error) {
+// beylaLane says whether the engine has Beyla's image, which the beyla lane needs, and if not, why:
+// it cannot be pulled here, and make images builds it only from a Beyla binary the user gives.
+func beylaLane(ctx context.Context) (ok bool, why string, err error) {
 	env, err := native.DotEnv(root)
 	if err != nil {
-		return "", "", err
+		return false, "", err
 	}
-	ref = "grafana/beyla:" + env["BEYLA_VERSION"]
-	if exec.CommandContext(ctx, "docker", "image", "inspect", ref).Run() != nil {
-		return "", ref + " is not on the engine: it cannot be pulled here, and make images builds it only from a Beyla binary you give (BEYLA_BIN)", nil
+	comps, err := Components(ctx, env)
+	if err != nil {
+		return false, "", err
 	}
-	return ref, "", nil
+	if b := ComponentNamed(comps, "Beyla"); b.Origin == Missing {
+		return false, b.Image + " is not on the engine: it cannot be pulled here, and make images builds it only from a Beyla binary you give (BEYLA_BIN)", nil
+	}
+	return true, "", nil
 }
 
 // checkBeyla waits for Beyla to instrument the beyla lane's four services, checks that its SERVER spans

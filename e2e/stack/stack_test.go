@@ -46,15 +46,15 @@ func TestComposeStack(t *testing.T) {
 	// Beyla binary (BEYLA_BIN), and the beyla lane runs where that image is.
 	lanes := []string{"plain", "otel-auto", "manual"}
 	spanLanes := []string{"otel-auto", "manual"}
-	beylaImage, noBeyla, err := beylaImage(ctx)
+	beyla, noBeyla, err := beylaLane(ctx)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if beylaImage != "" {
+	if beyla {
 		lanes, spanLanes = append(lanes, "beyla"), append(spanLanes, "beyla")
 	}
 	run, rep := upForTest(t, Options{Name: "zero-code-lab-e2e", Lanes: lanes}, "e2e-compose-report.txt")
-	if beylaImage == "" {
+	if !beyla {
 		rep.Printf("the beyla lane is left out: %s\n", noBeyla)
 	}
 
@@ -171,7 +171,7 @@ func TestComposeStack(t *testing.T) {
 	})
 
 	t.Run("Beyla instruments the beyla lane: routes from beyla-config.yml, a checkout one trace where the kernel lets it link", func(t *testing.T) {
-		if beylaImage == "" {
+		if !beyla {
 			t.Skip(noBeyla)
 		}
 		checkBeyla(ctx, t, rep, run, client, gateways["beyla"])
