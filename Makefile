@@ -15,7 +15,7 @@ STANDIN := $(CURDIR)/build/tempo-standin/otelcol-tempo-standin
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean
+.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean k8s-build k8s-up k8s-down k8s-e2e
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -91,6 +91,19 @@ e2e-compose: images ## the real compose file on the real Docker engine: lanes, f
 	@[ "$$(id -u)" = 0 ] || { echo "make e2e-compose runs privileged agents and mounts kernel filesystems: sudo make e2e-compose"; exit 1; }
 	bash e2e/stack/compose-tools.sh
 	cd e2e && DOCKER_CONFIG=$(CURDIR)/build/docker $(GO) test -tags compose -run '^TestCompose(Stack|TwoTierSampling|RealTempo)$$' -count=1 -v -timeout 80m ./stack
+
+k8s-build: ## build the local Kubernetes cluster's programs at .env's versions into build/k8s/bin (gcc, jq)
+	bash e2e/cluster/build.sh
+	cd e2e && $(GO) build -o $(CURDIR)/build/k8s/lab-k8s ./cmd/k8s
+
+k8s-up: k8s-build images ## start a real single-node Kubernetes cluster on this host (root, Linux, Docker for the images)
+	@[ "$$(id -u)" = 0 ] || { echo "make k8s-up runs kubelet, containerd and kube-proxy: sudo make k8s-up"; exit 1; }
+	build/k8s/lab-k8s up
+
+k8s-down: ## stop the cluster of make k8s-up and remove all it left on this host (root)
+	@[ "$$(id -u)" = 0 ] || { echo "make k8s-down stops root daemons: sudo make k8s-down"; exit 1; }
+	cd e2e && $(GO) build -o $(CURDIR)/build/k8s/lab-k8s ./cmd/k8s
+	build/k8s/lab-k8s down
 
 # A lane on or off, touching only that lane's containers: "docker compose --profile X stop" would stop
 # the whole stack too, since services without a profile belong to every profile.

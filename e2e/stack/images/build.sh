@@ -5,7 +5,8 @@
 # e2e/stack/compose.tempo-standin.yml. Each follows its official
 # image in entrypoint, default command, user and the directories it creates with their owner and mode
 # (one Dockerfile each, beside this script). The binaries come from the native builds: make collector,
-# make tempo-standin, make agent, make loki, make prometheus.
+# make tempo-standin, make agent, make loki, make prometheus; make k8s-build for the cluster's pause and
+# CoreDNS images.
 #
 # An image whose inputs have not changed is kept (label lab.inputs); a pulled official image of the same
 # name (no such label) is never replaced.
@@ -130,6 +131,29 @@ if [[ -x $beyla_bin ]]; then
   build beyla "$beyla_image"
 else
   echo "no Beyla binary ($beyla_bin): the compose run leaves the beyla lane out"
+fi
+
+# The images of make k8s-up's own cluster, where e2e/cluster/build.sh has built its programs: every
+# pod's sandbox (pause) and CoreDNS.
+if [[ -x build/k8s/bin/pause && -x build/k8s/bin/coredns ]]; then
+  expect_version build/k8s/bin/pause "${PAUSE_VERSION:?.env pins no PAUSE_VERSION}" "build/k8s/bin/pause (make k8s-build)"
+  expect_version build/k8s/bin/coredns "${COREDNS_VERSION:?.env pins no COREDNS_VERSION}" "build/k8s/bin/coredns (make k8s-build)"
+  fresh pause
+  cp build/k8s/bin/pause "$work/pause/pause"
+  build pause "registry.k8s.io/pause:$PAUSE_VERSION"
+
+  fresh coredns
+  cp /etc/ssl/certs/ca-certificates.crt "$work/coredns/"
+  passwd "$work/coredns" root:0:0 nonroot:65532:65532
+  tmp=$(mktemp -d)
+  cp build/k8s/bin/coredns "$tmp/coredns"
+  setcap cap_net_bind_service=+ep "$tmp/coredns"
+  tar --xattrs --xattrs-include=security.capability --numeric-owner --owner=0 --group=0 --mtime=@0 \
+    -C "$tmp" -cf "$work/coredns/coredns.tar" coredns
+  rm -rf "$tmp"
+  build coredns "registry.k8s.io/coredns/coredns:$COREDNS_VERSION"
+else
+  echo "no build/k8s/bin (make k8s-build): the cluster's pause and CoreDNS images are not built"
 fi
 
 # The golang base: Debian bookworm made by debootstrap from the archive this machine's apt uses, with
