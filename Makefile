@@ -15,7 +15,7 @@ STANDIN := $(CURDIR)/build/tempo-standin/otelcol-tempo-standin
 # Static and not stripped: the eBPF agents read the binaries' symbols.
 GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 
-.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean k8s-build k8s-up k8s-down k8s-e2e
+.PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean shop-images k8s-build k8s-up k8s-down k8s-e2e
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
@@ -96,9 +96,22 @@ k8s-build: ## build the local Kubernetes cluster's programs at .env's versions i
 	bash e2e/cluster/build.sh
 	cd e2e && $(GO) build -o $(CURDIR)/build/k8s/lab-k8s ./cmd/k8s
 
-k8s-up: k8s-build images ## start a real single-node Kubernetes cluster on this host (root, Linux, Docker for the images)
+# The shop's, the lab's and the load generator's images, built as compose builds them (BuildKit, through
+# the compose tools of build/docker), for the cluster's containerd.
+shop-images: images
+	bash e2e/stack/compose-tools.sh
+	DOCKER_CONFIG=$(CURDIR)/build/docker COMPOSE_PROFILES=plain,beyla,otel-auto,manual docker compose build plain-catalog manual-catalog
+	DOCKER_CONFIG=$(CURDIR)/build/docker COMPOSE_PROFILES=plain,beyla,otel-auto,manual docker compose build
+
+k8s-up: k8s-build shop-images ## a real single-node Kubernetes cluster on this host, running k8s/ (root, Linux, Docker for the images)
 	@[ "$$(id -u)" = 0 ] || { echo "make k8s-up runs kubelet, containerd and kube-proxy: sudo make k8s-up"; exit 1; }
 	build/k8s/lab-k8s up
+	build/k8s/lab-k8s deploy
+	@echo "export KUBECONFIG=$(CURDIR)/build/k8s/kubeconfig; kubectl is build/k8s/bin/kubectl. make k8s-down removes it all."
+
+k8s-e2e: k8s-build shop-images ## the cluster of make k8s-up and k8s/ on it, checked end to end, then removed (root, Linux, Docker)
+	@[ "$$(id -u)" = 0 ] || { echo "make k8s-e2e runs kubelet, containerd and kube-proxy: sudo make k8s-e2e"; exit 1; }
+	cd e2e && $(GO) test -tags k8s -run '^TestK8s$$' -count=1 -v -timeout 30m ./cluster
 
 k8s-down: ## stop the cluster of make k8s-up and remove all it left on this host (root)
 	@[ "$$(id -u)" = 0 ] || { echo "make k8s-down stops root daemons: sudo make k8s-down"; exit 1; }

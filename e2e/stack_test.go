@@ -28,11 +28,12 @@ func otelcol(t *testing.T) string {
 
 // collectorConfigs are the Collector's configurations: the one Collector of the default stack, and the
 // two tiers of tail sampling (docker-compose.sampling.yml): config.yaml with two-tier.yaml laid over it,
-// and the samplers.
+// the samplers, and the Kubernetes agent (k8s/stack/collector.yaml): config.yaml with collector-k8s.yaml laid over it.
 var collectorConfigs = [][]string{
 	{"collector/config.yaml"},
 	{"collector/config.yaml", "collector/two-tier.yaml"},
 	{"collector/sampler.yaml"},
+	{"collector/config.yaml", "k8s/stack/collector-k8s.yaml"},
 }
 
 func TestCollectorConfigValidates(t *testing.T) {

@@ -12,6 +12,8 @@ import (
 	"sort"
 	"strings"
 	"time"
+
+	"github.com/zerocodelab/lab/e2e/doctor"
 )
 
 // Down stops the cluster and removes all it left on this host: every pod (through the CRI, so that the
@@ -53,6 +55,9 @@ func (c *Cluster) Down(ctx context.Context) error {
 	// kubelet's log folders, if the pods' removal emptied them (os.Remove leaves a folder with content).
 	os.Remove("/var/log/pods")
 	os.Remove("/var/log/containers")
+	if _, err := os.Stat(c.path(securityfsMark)); err == nil {
+		note(run(ctx, "umount", doctor.SecurityfsPath))
+	}
 	note(unmountUnder(c.Dir))
 	if len(errs) == 0 || len(mountsUnder(c.Dir)) == 0 {
 		note(os.RemoveAll(c.Dir))

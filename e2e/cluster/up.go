@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
 
@@ -24,6 +25,9 @@ type Versions struct {
 	Pause   string // PAUSE_VERSION
 	CoreDNS string // COREDNS_VERSION
 }
+
+// securityfsMark, in the state folder, says that Up mounted securityfs.
+const securityfsMark = "mounted-securityfs"
 
 //go:embed coredns.yaml
 var corednsManifest string
@@ -44,6 +48,17 @@ func (c *Cluster) Up(ctx context.Context, v Versions) error {
 	}
 	if err := c.writePKI(ip); err != nil {
 		return fmt.Errorf("certificates: %w", err)
+	}
+	// The agents read the kernel's lockdown mode from securityfs, mounted from the node: without it they
+	// assume none, load a probe the kernel refuses and exit. Down unmounts it if Up mounted it.
+	mounted, err := doctor.MountSecurityfs()
+	if err != nil {
+		return err
+	}
+	if mounted {
+		if err := os.WriteFile(c.path(securityfsMark), nil, 0o600); err != nil {
+			return err
+		}
 	}
 	// kubelet mounts each pod's volumes with propagation that needs / to be shared.
 	if err := run(ctx, "mount", "--make-rshared", "/"); err != nil {

@@ -4,6 +4,7 @@
 // repository's root.
 //
 //	k8s up            start the cluster; the kubeconfig is build/k8s/kubeconfig
+//	k8s deploy        render k8s/ for what the engine has, load its images, apply it, wait
 //	k8s down          stop it and remove all it left (pods, mounts, rules, state)
 //	k8s load IMAGE... copy images from Docker's engine into the cluster's containerd
 //	k8s status        the daemons that run and whatever of the cluster is left on this host
@@ -35,7 +36,7 @@ func main() {
 
 func run(ctx context.Context, args []string, stdout io.Writer) error {
 	if len(args) == 0 {
-		return errors.New("usage: k8s up | down | load IMAGE... | status")
+		return errors.New("usage: k8s up | deploy | down | load IMAGE... | status")
 	}
 	root, err := os.Getwd()
 	if err != nil {
@@ -49,6 +50,12 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 			return err
 		}
 		return c.Up(ctx, v)
+	case "deploy":
+		s, err := cluster.ShowcaseFor(ctx, root)
+		if err != nil {
+			return err
+		}
+		return c.Deploy(ctx, s)
 	case "down":
 		return c.Down(ctx)
 	case "load":
@@ -63,7 +70,7 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 		}
 		return nil
 	}
-	return fmt.Errorf("unknown command %q: up, down, load or status", args[0])
+	return fmt.Errorf("unknown command %q: up, deploy, down, load or status", args[0])
 }
 
 // versions reads the cluster's pinned image versions from .env.
