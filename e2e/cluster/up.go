@@ -108,7 +108,7 @@ func (c *Cluster) writePKI(ip string) error {
 	ids := []identity{
 		{file: "apiserver", cn: "kube-apiserver", server: true, ips: []net.IP{loopback, node, net.ParseIP(apiServiceIP)},
 			dns: []string{"localhost", "kubernetes", "kubernetes.default", "kubernetes.default.svc", "kubernetes.default.svc.cluster.local"}},
-		{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", groups: []string{"kubeadm:cluster-admins"}},
+		{file: "apiserver-kubelet-client", cn: "kube-apiserver-kubelet-client", groups: []string{"system:masters"}},
 		{file: "admin", cn: "kubernetes-admin", groups: []string{"system:masters"}},
 		{file: "controller-manager", cn: "system:kube-controller-manager"},
 		{file: "controller-manager-serving", cn: "kube-controller-manager", server: true, ips: []net.IP{loopback}, dns: []string{"localhost"}},
