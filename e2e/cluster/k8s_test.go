@@ -19,6 +19,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/doctor"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -140,43 +141,68 @@ func TestK8s(t *testing.T) {
 		if show.Tempo {
 			t.Skip("read through Tempo's API by the lab page's subtest")
 		}
-		seen := map[string]map[string]int{}
-		var pods map[string]string
-		err := wait.Eventually(ctx, "SERVER spans of every otel-auto service", 3*time.Minute, 3*time.Second, func() error {
-			all, err := received()
-			if err != nil {
+		// The Operator's resource attributes name the pod; k8s_attributes adds its Deployment.
+		checkServerSpans(ctx, t, rep, received, "otel-auto")
+	})
+
+	t.Run("Beyla, a DaemonSet, instruments the beyla lane's pods: routes, Kubernetes metadata, one trace where the kernel lets it link", func(t *testing.T) {
+		switch {
+		case !show.Beyla:
+			t.Skip("no Beyla image on the engine (it cannot be pulled here; make images builds it from a Beyla binary you give, BEYLA_BIN): k8s/beyla was validated by the API server")
+		case show.Tempo:
+			t.Skip("read through Tempo's API by the lab page's subtest")
+		}
+		var logs string
+		err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", 3*time.Minute, 2*time.Second, func() error {
+			var err error
+			if logs, err = c.Kubectl(ctx, "", "-n", StackNamespace, "logs", "daemonset/beyla"); err != nil {
 				return err
 			}
-			seen, pods = map[string]map[string]int{}, map[string]string{}
-			for _, sp := range all {
-				if sp.Lane != "otel-auto" || sp.Kind() != ptrace.SpanKindServer {
-					continue
-				}
-				if seen[sp.Service] == nil {
-					seen[sp.Service] = map[string]int{}
-				}
-				seen[sp.Service][sp.Route()]++
-				pods[sp.Service] = resource(sp, "k8s.pod.name") + " in " + resource(sp, "k8s.namespace.name") + ", deployment " + resource(sp, "k8s.deployment.name")
-			}
-			if len(seen) < len(native.Services) {
-				return fmt.Errorf("services so far: %v", seen)
+			if missing := native.NotInstrumented(logs, "/app"); len(missing) > 0 {
+				return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
 			}
 			return nil
 		})
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
 		}
-		rep.Section("otel-auto: SERVER spans by route, and the pod the Collector's k8s_attributes named")
-		for _, svc := range native.Services {
-			rep.Printf("%-10s %v  (%s)\n", svc, seen[svc], pods[svc])
-			for route := range seen[svc] {
-				if route == "" {
-					t.Errorf("%s: SERVER spans without http.route", svc)
+		facts := doctor.Inspect()
+		facts.BeylaPollsProc = !facts.Kprobes // the official build discovers nothing without kprobes
+		version := native.BeylaVersion(logs)
+		if err := native.PinnedBeyla(root, version); err != nil {
+			t.Error(err)
+		}
+		rep.Section("Beyla (a DaemonSet: the node's PID namespace, the beyla lane found by its namespace)")
+		rep.Printf("%s\n", (&native.Beyla{Version: version}).Label(facts.Kprobes))
+		checkServerSpans(ctx, t, rep, received, "beyla")
+
+		links, why := doctor.CanLink(doctor.Verdicts(facts), doctor.Beyla)
+		s := stack.Checkout(ctx, client, "beyla", gateways["beyla"])
+		if s.Status != http.StatusCreated {
+			t.Fatalf("the beyla checkout answered %d", s.Status)
+		}
+		inTrace := map[string]bool{}
+		err = wait.Eventually(ctx, "the beyla checkout's spans", time.Minute, 2*time.Second, func() error {
+			all, err := received()
+			if err != nil {
+				return err
+			}
+			for _, sp := range all {
+				if sp.TraceID().String() == s.TraceID {
+					inTrace[sp.Service] = true
 				}
 			}
-			if !strings.HasPrefix(pods[svc], svc+"-") || !strings.Contains(pods[svc], "in zero-code-lab-otel-auto, deployment "+svc) {
-				t.Errorf("%s: spans name the pod %q; want a pod of Deployment %s in zero-code-lab-otel-auto", svc, pods[svc], svc)
+			if want := map[bool]int{true: len(native.Services), false: 1}[links]; len(inTrace) < want {
+				return fmt.Errorf("services so far: %v", inTrace)
 			}
+			return nil
+		})
+		rep.Printf("checkout trace %s: services %v; the doctor, for this build: %s\n", s.TraceID, inTrace, why)
+		switch {
+		case err != nil:
+			t.Errorf("%v (links expected: %v, %s)", err, links, why)
+		case !links && len(inTrace) > 1:
+			t.Errorf("the checkout's trace crosses services %v although the doctor says Beyla cannot link them here: %s", inTrace, why)
 		}
 	})
 
@@ -252,7 +278,7 @@ func TestK8s(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Run("Prometheus scrapes every shop target of the running lanes, through their compose names", func(t *testing.T) {
+	t.Run("Prometheus scrapes every shop target of the running lanes, and Beyla where it runs, through their compose names", func(t *testing.T) {
 		var up map[string]string
 		err := wait.Eventually(ctx, "every shop target of the running lanes up", 2*time.Minute, 3*time.Second, func() error {
 			up = map[string]string{}
@@ -264,7 +290,7 @@ func TestK8s(t *testing.T) {
 					}
 				}
 			}
-			if err := getJSON(ctx, client, "http://"+prometheus+"/api/v1/query?query="+url.QueryEscape(`up{job="shop"}`), &res); err != nil {
+			if err := getJSON(ctx, client, "http://"+prometheus+"/api/v1/query?query="+url.QueryEscape(`up{job=~"shop|beyla"}`), &res); err != nil {
 				return err
 			}
 			for _, r := range res.Data.Result {
@@ -277,9 +303,12 @@ func TestK8s(t *testing.T) {
 					}
 				}
 			}
+			if show.Beyla && up["beyla:9400"] != "1" {
+				return fmt.Errorf("Beyla's metrics (beyla:9400, its Service): up=%q", up["beyla:9400"])
+			}
 			return nil
 		})
-		rep.Section("Prometheus: up{job=\"shop\"}")
+		rep.Section("Prometheus: up{job=~\"shop|beyla\"}")
 		rep.Printf("%v\n", up)
 		if err != nil {
 			t.Error(err)
@@ -393,6 +422,51 @@ func TestK8s(t *testing.T) {
 			}
 		}
 	})
+}
+
+// checkServerSpans waits until every service of lane has sent SERVER spans through the Collector, and
+// checks that each carries http.route and names the pod and Deployment it came from in the lane's
+// namespace (the sender's resource, or what k8s_attributes added).
+func checkServerSpans(ctx context.Context, t *testing.T, rep *report.Report, received func() ([]spans.Span, error), lane string) {
+	t.Helper()
+	seen := map[string]map[string]int{}
+	pods := map[string]string{}
+	err := wait.Eventually(ctx, "SERVER spans of every "+lane+" service", 3*time.Minute, 3*time.Second, func() error {
+		all, err := received()
+		if err != nil {
+			return err
+		}
+		seen, pods = map[string]map[string]int{}, map[string]string{}
+		for _, sp := range all {
+			if sp.Lane != lane || sp.Kind() != ptrace.SpanKindServer {
+				continue
+			}
+			if seen[sp.Service] == nil {
+				seen[sp.Service] = map[string]int{}
+			}
+			seen[sp.Service][sp.Route()]++
+			pods[sp.Service] = resource(sp, "k8s.pod.name") + " in " + resource(sp, "k8s.namespace.name") + ", deployment " + resource(sp, "k8s.deployment.name")
+		}
+		if len(seen) < len(native.Services) {
+			return fmt.Errorf("services so far: %v", seen)
+		}
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep.Section(lane + ": SERVER spans by route, and the pod they name")
+	for _, svc := range native.Services {
+		rep.Printf("%-10s %v  (%s)\n", svc, seen[svc], pods[svc])
+		for route := range seen[svc] {
+			if route == "" {
+				t.Errorf("%s: SERVER spans without http.route", svc)
+			}
+		}
+		if !strings.HasPrefix(pods[svc], svc+"-") || !strings.Contains(pods[svc], " in "+StackNamespace+"-"+lane+", deployment "+svc) {
+			t.Errorf("%s: spans name the pod %q; want a pod of Deployment %s in %s-%s", svc, pods[svc], svc, StackNamespace, lane)
+		}
+	}
 }
 
 // shopPorts are the ports the shop's services listen on, as compose names them in prometheus.yml.
