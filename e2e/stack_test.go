@@ -42,7 +42,11 @@ func TestCollectorConfigValidates(t *testing.T) {
 		for _, f := range files {
 			args = append(args, "--config", filepath.Join(root, f))
 		}
-		if out, err := exec.Command(otelcol(t), args...).CombinedOutput(); err != nil {
+		cmd := exec.Command(otelcol(t), args...)
+		// The Kubernetes agent's k8s_attributes reads its node's name from the environment, which its
+		// DaemonSet sets (downward API): validate with one.
+		cmd.Env = append(os.Environ(), "K8S_NODE_NAME=node-1")
+		if out, err := cmd.CombinedOutput(); err != nil {
 			t.Errorf("otelcol validate %v: %v\n%s", files, err, out)
 		}
 	}
