@@ -21,6 +21,7 @@ import (
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/compare/comparetest"
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/lab"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -375,7 +376,7 @@ func TestK8s(t *testing.T) {
 	})
 
 	t.Run("the lab page compares the lanes: running lanes answer, a lane not deployed is shown off", func(t *testing.T) {
-		lab, err := c.ServiceAddr(ctx, StackNamespace, "lab")
+		labAddr, err := c.ServiceAddr(ctx, StackNamespace, "lab")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -387,7 +388,7 @@ func TestK8s(t *testing.T) {
 		}
 		rep.Section("the lab page: one checkout of each scenario in every lane")
 		for _, sc := range scenarios {
-			got, err := labCompare(ctx, lab, sc.Name)
+			got, err := lab.Ask(ctx, labAddr, sc.Name)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -475,38 +476,6 @@ func resource(sp spans.Span, key string) string {
 		return v.AsString()
 	}
 	return ""
-}
-
-// labAnswer is the lab page's comparison as POST /api/compare answers it.
-type labAnswer struct {
-	Lanes []struct {
-		Name, Off, Missing string
-		Status             int
-	}
-	Capabilities []struct {
-		Name  string
-		Cells map[string]struct{ Verdict, Reason string }
-	}
-}
-
-// labCompare asks the lab page at addr to compare one checkout of a scenario in every lane.
-func labCompare(ctx context.Context, addr, scenario string) (labAnswer, error) {
-	var got labAnswer
-	slow := &http.Client{Timeout: 3 * time.Minute} // the lab waits for traces, logs and metrics
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, "http://"+addr+"/api/compare", strings.NewReader(`{"scenario":"`+scenario+`"}`))
-	if err != nil {
-		return got, err
-	}
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := slow.Do(req)
-	if err != nil {
-		return got, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
-		return got, fmt.Errorf("POST /api/compare %s: %d %v", scenario, resp.StatusCode, err)
-	}
-	return got, nil
 }
 
 func which(b bool, yes, no string) string {

@@ -18,6 +18,7 @@ import (
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/compare/comparetest"
 	"github.com/zerocodelab/lab/e2e/doctor"
+	"github.com/zerocodelab/lab/e2e/lab"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/wait"
 )
@@ -99,7 +100,7 @@ func TestComposeRealTempo(t *testing.T) {
 		rep.Section("the lab page (compose service lab) against the real Tempo, every scenario")
 		rep.Printf("each line: the verdicts of %s\n", capabilityNames())
 		for _, sc := range compare.Scenarios {
-			got, err := labCompare(addr, sc.Name)
+			got, err := lab.Ask(ctx, addr, sc.Name)
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/zerocodelab/lab/e2e/compare"
 	"github.com/zerocodelab/lab/e2e/dashboards"
+	"github.com/zerocodelab/lab/e2e/lab"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/query"
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -255,7 +256,7 @@ func TestComposeTwoTierSampling(t *testing.T) {
 			}
 		}
 		rep.Section("the lab page with tail sampling: one error checkout in every lane")
-		got, err := labCompare(addr, "error")
+		got, err := lab.Ask(ctx, addr, "error")
 		if err != nil {
 			t.Fatal(err)
 		}

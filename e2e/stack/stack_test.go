@@ -5,7 +5,6 @@ package stack
 import (
 	"context"
 	"crypto/sha256"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -22,6 +21,7 @@ import (
 	"go.opentelemetry.io/collector/pdata/ptrace"
 
 	"github.com/zerocodelab/lab/e2e/compare"
+	"github.com/zerocodelab/lab/e2e/lab"
 	"github.com/zerocodelab/lab/e2e/native"
 	"github.com/zerocodelab/lab/e2e/report"
 	"github.com/zerocodelab/lab/e2e/spans"
@@ -332,7 +332,7 @@ func TestComposeStack(t *testing.T) {
 		if page.StatusCode != http.StatusOK || !strings.HasPrefix(page.Header.Get("Content-Type"), "text/html") {
 			t.Errorf("GET / answered %d %s; want the page", page.StatusCode, page.Header.Get("Content-Type"))
 		}
-		got, err := labCompare(addr, "normal")
+		got, err := lab.Ask(ctx, addr, "normal")
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -752,34 +752,6 @@ func describe(c Component, o Options) string {
 		return "built here from the Beyla binary given (BEYLA_BIN), in an image like the official one"
 	}
 	return "built here from its source module at the pinned version, in an image like the official one"
-}
-
-// labAnswer is the lab page's comparison as POST /api/compare answers it.
-type labAnswer struct {
-	Lanes []struct {
-		Name, Off, Missing string
-		Status             int
-	}
-	Capabilities []struct {
-		Name  string
-		Cells map[string]struct{ Verdict, Reason string }
-	}
-}
-
-// labCompare asks the lab page at addr to compare one checkout of a scenario in every lane.
-func labCompare(addr, scenario string) (labAnswer, error) {
-	var got labAnswer
-	// The comparison waits up to LAB_TIMEOUT (30 s) for traces, logs and metrics.
-	slow := &http.Client{Timeout: 3 * time.Minute}
-	resp, err := slow.Post("http://"+addr+"/api/compare", "application/json", strings.NewReader(`{"scenario":"`+scenario+`"}`))
-	if err != nil {
-		return got, err
-	}
-	defer resp.Body.Close()
-	if err := json.NewDecoder(resp.Body).Decode(&got); err != nil || resp.StatusCode != http.StatusOK {
-		return got, fmt.Errorf("POST /api/compare: %d %v", resp.StatusCode, err)
-	}
-	return got, nil
 }
 
 // checkServerRoutes waits until every service of lane has sent SERVER spans, reports them by http.route,
