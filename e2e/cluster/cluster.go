@@ -45,6 +45,15 @@ var ports = map[string]int{
 	"kube-controller-manager": 10257, "kube-scheduler": 10259,
 }
 
+// hostDirs are folders outside the state folder that the cluster's programs make at fixed paths:
+// kubelet's device-plugin socket, the CNI results containerd caches, the pods' network namespaces, and
+// runc's state and the shims' sockets of the CRI's containerd (Docker's keeps its own under
+// /run/docker). Up notes those that do not exist yet (hostDirsFile); Down removes exactly those.
+var hostDirs = []string{"/var/lib/kubelet", "/var/lib/cni", "/run/netns", "/run/containerd"}
+
+// hostDirsFile, in the logs folder (which outlives Down), lists the hostDirs that Up made.
+const hostDirsFile = "host-dirs-made"
+
 // Cluster is where the cluster's programs and state live.
 type Cluster struct {
 	Bin  string // the programs build.sh built: kube-*, kubelet, kubectl, etcd, coredns, cni/

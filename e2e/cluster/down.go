@@ -18,8 +18,8 @@ import (
 
 // Down stops the cluster and removes all it left on this host: every pod (through the CRI, so that the
 // CNI plugins release their addresses and rules), every daemon, every mount under the state folder,
-// the pod bridge, the rules kube-proxy, kubelet and Up added, the pods' log folders, and the state
-// folder itself. It goes on past a failed step and returns every failure; Leftovers says what remains.
+// the pod bridge, the rules kube-proxy, kubelet and Up added, the pods' log folders, the folders its
+// programs made outside the state folder (hostDirs), and the state folder itself. It goes on past a failed step and returns every failure; Leftovers says what remains.
 func (c *Cluster) Down(ctx context.Context) error {
 	var errs []error
 	note := func(err error) {
@@ -61,6 +61,11 @@ func (c *Cluster) Down(ctx context.Context) error {
 	note(unmountUnder(c.Dir))
 	if len(errs) == 0 || len(mountsUnder(c.Dir)) == 0 {
 		note(os.RemoveAll(c.Dir))
+	}
+	for _, d := range c.hostDirsMade() {
+		if len(mountsUnder(d)) == 0 {
+			note(os.RemoveAll(d))
+		}
 	}
 	if left := c.Leftovers(); len(left) > 0 {
 		note(fmt.Errorf("left on this host: %s", strings.Join(left, "; ")))
@@ -261,6 +266,15 @@ func unmountUnder(dir string) error {
 	return errors.Join(errs...)
 }
 
+// hostDirsMade are the hostDirs that Up made.
+func (c *Cluster) hostDirsMade() []string {
+	b, err := os.ReadFile(filepath.Join(c.Logs, hostDirsFile))
+	if err != nil {
+		return nil
+	}
+	return strings.Fields(string(b))
+}
+
 // Leftovers lists what of the cluster remains on this host: a daemon or shim that runs, a mount under
 // the state folder, the state folder, the pod bridge, a KUBE-* chain, a rule Up added. Empty after Down.
 func (c *Cluster) Leftovers() []string {
@@ -279,6 +293,11 @@ func (c *Cluster) Leftovers() []string {
 	}
 	if _, err := os.Stat("/sys/class/net/" + bridge); err == nil {
 		left = append(left, "interface "+bridge)
+	}
+	for _, d := range c.hostDirsMade() {
+		if _, err := os.Stat(d); err == nil {
+			left = append(left, "folder "+d)
+		}
 	}
 	for _, ipt := range []string{"iptables", "ip6tables"} {
 		for _, table := range []string{"filter", "nat", "mangle"} {

@@ -46,6 +46,9 @@ func (c *Cluster) Up(ctx context.Context, v Versions) error {
 	if err := os.MkdirAll(c.Dir, 0o700); err != nil {
 		return err
 	}
+	if err := c.noteHostDirs(); err != nil {
+		return err
+	}
 	if err := c.writePKI(ip); err != nil {
 		return fmt.Errorf("certificates: %w", err)
 	}
@@ -96,6 +99,20 @@ func (c *Cluster) Up(ctx context.Context, v Versions) error {
 	}
 	c.Log.Info("the cluster is up", "kubeconfig", c.Kubeconfig)
 	return nil
+}
+
+// noteHostDirs writes down which hostDirs do not exist yet, so that Down removes them and no others.
+func (c *Cluster) noteHostDirs() error {
+	var absent []string
+	for _, d := range hostDirs {
+		if _, err := os.Stat(d); os.IsNotExist(err) {
+			absent = append(absent, d)
+		}
+	}
+	if err := os.MkdirAll(c.Logs, 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(filepath.Join(c.Logs, hostDirsFile), []byte(strings.Join(absent, "\n")), 0o644)
 }
 
 // writePKI makes the CA, the certificate of every component and the kubeconfigs, as kubeadm would.
