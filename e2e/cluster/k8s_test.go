@@ -5,6 +5,7 @@ package cluster
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -68,7 +69,9 @@ func TestK8s(t *testing.T) {
 
 	start := time.Now()
 	if err := c.Up(ctx, Versions{Pause: env["PAUSE_VERSION"], CoreDNS: env["COREDNS_VERSION"]}); err != nil {
-		c.Down(ctx)
+		if !errors.Is(err, ErrCannotStart) { // otherwise it started nothing: a cluster already up stays
+			c.Down(ctx)
+		}
 		t.Fatal(err)
 	}
 	rep.Printf("up in %s\n", time.Since(start).Round(time.Second))

@@ -4,6 +4,7 @@ import (
 	"context"
 	_ "embed"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -32,11 +33,15 @@ const securityfsMark = "mounted-securityfs"
 //go:embed coredns.yaml
 var corednsManifest string
 
+// ErrCannotStart is what Up returns, with every reason, when this host cannot start the cluster: it
+// then changed nothing (and a cluster already up is left alone).
+var ErrCannotStart = errors.New("this host cannot start the cluster")
+
 // Up starts the cluster and returns once its node is Ready and CoreDNS answers. Whatever it started
 // before a failure stays, for reading its logs; Down removes it.
 func (c *Cluster) Up(ctx context.Context, v Versions) error {
 	if err := c.preflight(); err != nil {
-		return fmt.Errorf("this host cannot start the cluster:\n%w", err)
+		return fmt.Errorf("%w:\n%w", ErrCannotStart, err)
 	}
 	ip, err := nodeIP()
 	if err != nil {
