@@ -18,7 +18,7 @@ GOBUILD := CGO_ENABLED=0 $(GO) build -trimpath
 .PHONY: help build build-sdk collector tempo-standin agent loki prometheus images doctor test e2e e2e-compose compare compare-fixtures lane-on lane-off lint fmt run bench bench-lanes bench-smoke fuzz clean shop-images k8s-build k8s-up k8s-down k8s-e2e
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-10s %s\n", $$1, $$2}'
 
 build: ## build the four plain binaries into bin/
 	cd services && for s in $(SERVICES); do $(GOBUILD) -o $(BIN)/$$s ./cmd/$$s; done
@@ -98,7 +98,7 @@ k8s-build: ## build the local Kubernetes cluster's programs at .env's versions i
 
 # The shop's, the lab's and the load generator's images, built as compose builds them (BuildKit, through
 # the compose tools of build/docker), for the cluster's containerd.
-shop-images: images
+shop-images: images ## the shop's, the lab's and the load generator's images, as docker compose builds them (Docker)
 	bash e2e/stack/compose-tools.sh
 	DOCKER_CONFIG=$(CURDIR)/build/docker COMPOSE_PROFILES=plain,beyla,otel-auto,manual docker compose build plain-catalog manual-catalog
 	DOCKER_CONFIG=$(CURDIR)/build/docker COMPOSE_PROFILES=plain,beyla,otel-auto,manual docker compose build
