@@ -46,10 +46,26 @@ var ports = map[string]int{
 }
 
 // hostDirs are folders outside the state folder that the cluster's programs make at fixed paths:
-// kubelet's device-plugin socket, the CNI results containerd caches, the pods' network namespaces, and
-// runc's state and the shims' sockets of the CRI's containerd (Docker's keeps its own under
-// /run/docker). Up notes those that do not exist yet (hostDirsFile); Down removes exactly those.
-var hostDirs = []string{"/var/lib/kubelet", "/var/lib/cni", "/run/netns", "/run/containerd"}
+// kubelet's device-plugin socket, the CNI results containerd caches, runc's state of the CRI's
+// namespace (k8s.io); and folders they share with others: the pods' network namespaces, and the
+// shims' sockets and runc's state, which Docker's containerd keeps there too. Up notes those that do
+// not exist yet (hostDirsFile); Down removes exactly those, a shared one only if it is empty. Children
+// come before their parents.
+var hostDirs = []hostDir{
+	{"/var/lib/kubelet", true},
+	{"/var/lib/cni", true},
+	{"/run/containerd/runc/k8s.io", true},
+	{"/run/netns", false},
+	{"/run/containerd/runc", false},
+	{"/run/containerd/s", false},
+	{"/run/containerd", false},
+}
+
+// A hostDir is one of hostDirs.
+type hostDir struct {
+	path string
+	ours bool // only the cluster writes in it
+}
 
 // hostDirsFile, in the logs folder (which outlives Down), lists the hostDirs that Up made.
 const hostDirsFile = "host-dirs-made"

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -19,7 +20,8 @@ import (
 // Down stops the cluster and removes all it left on this host: every pod (through the CRI, so that the
 // CNI plugins release their addresses and rules), every daemon, every mount under the state folder,
 // the pod bridge, the rules kube-proxy, kubelet and Up added, the pods' log folders, the folders its
-// programs made outside the state folder (hostDirs), and the state folder itself. It goes on past a failed step and returns every failure; Leftovers says what remains.
+// programs made outside the state folder (hostDirs), and the state folder itself. It goes on past a
+// failed step and returns every failure; Leftovers says what remains.
 func (c *Cluster) Down(ctx context.Context) error {
 	var errs []error
 	note := func(err error) {
@@ -63,8 +65,12 @@ func (c *Cluster) Down(ctx context.Context) error {
 		note(os.RemoveAll(c.Dir))
 	}
 	for _, d := range c.hostDirsMade() {
-		if len(mountsUnder(d)) == 0 {
-			note(os.RemoveAll(d))
+		switch {
+		case len(mountsUnder(d.path)) > 0:
+		case d.ours:
+			note(os.RemoveAll(d.path))
+		default:
+			os.Remove(d.path) // left where another program keeps something in it
 		}
 	}
 	if left := c.Leftovers(); len(left) > 0 {
@@ -266,13 +272,15 @@ func unmountUnder(dir string) error {
 	return errors.Join(errs...)
 }
 
-// hostDirsMade are the hostDirs that Up made.
-func (c *Cluster) hostDirsMade() []string {
+// hostDirsMade are the hostDirs that Up made, in hostDirs' order.
+func (c *Cluster) hostDirsMade() []hostDir {
 	b, err := os.ReadFile(filepath.Join(c.Logs, hostDirsFile))
 	if err != nil {
 		return nil
 	}
-	return strings.Fields(string(b))
+	made := strings.Fields(string(b))
+	dirs := slices.Clone(hostDirs)
+	return slices.DeleteFunc(dirs, func(d hostDir) bool { return !slices.Contains(made, d.path) })
 }
 
 // Leftovers lists what of the cluster remains on this host: a daemon or shim that runs, a mount under
@@ -295,8 +303,9 @@ func (c *Cluster) Leftovers() []string {
 		left = append(left, "interface "+bridge)
 	}
 	for _, d := range c.hostDirsMade() {
-		if _, err := os.Stat(d); err == nil {
-			left = append(left, "folder "+d)
+		// A shared folder with something in it holds another program's files, not the cluster's.
+		if entries, err := os.ReadDir(d.path); err == nil && (d.ours || len(entries) == 0) {
+			left = append(left, "folder "+d.path)
 		}
 	}
 	for _, ipt := range []string{"iptables", "ip6tables"} {

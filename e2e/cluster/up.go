@@ -110,8 +110,8 @@ func (c *Cluster) Up(ctx context.Context, v Versions) error {
 func (c *Cluster) noteHostDirs() error {
 	var absent []string
 	for _, d := range hostDirs {
-		if _, err := os.Stat(d); os.IsNotExist(err) {
-			absent = append(absent, d)
+		if _, err := os.Stat(d.path); os.IsNotExist(err) {
+			absent = append(absent, d.path)
 		}
 	}
 	if err := os.MkdirAll(c.Logs, 0o755); err != nil {
