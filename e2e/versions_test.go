@@ -76,7 +76,8 @@ func TestBuildsReadTheirVersionsFromDotEnv(t *testing.T) {
 		"otel-auto/build.sh":                {"OTEL_GO_AUTO_VERSION"},
 		"observability/loki/build.sh":       {"LOKI_VERSION"},
 		"observability/prometheus/build.sh": {"PROMETHEUS_VERSION"},
-		"e2e/stack/images/build.sh":         {"GO_VERSION", "COLLECTOR_VERSION", "LOKI_VERSION", "PROMETHEUS_VERSION", "OTEL_GO_AUTO_VERSION", "BEYLA_VERSION"},
+		"e2e/stack/images/build.sh":         {"GO_VERSION", "COLLECTOR_VERSION", "LOKI_VERSION", "PROMETHEUS_VERSION", "OTEL_GO_AUTO_VERSION", "BEYLA_VERSION", "PAUSE_VERSION", "COREDNS_VERSION"},
+		"e2e/cluster/build.sh":              {"KUBERNETES_VERSION", "ETCD_VERSION", "CNI_PLUGINS_VERSION", "COREDNS_VERSION", "PAUSE_VERSION", "CRI_TOOLS_VERSION"},
 	} {
 		text := readFile(t, script)
 		if !strings.Contains(text, "\nsource .env ") {

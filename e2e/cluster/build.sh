@@ -8,8 +8,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 source .env # the pinned versions (KEY=value lines, which bash reads as they are)
-: "${KUBERNETES_VERSION:?.env pins no KUBERNETES_VERSION}" "${ETCD_VERSION:?}" "${CNI_PLUGINS_VERSION:?}"
-: "${COREDNS_VERSION:?}" "${PAUSE_VERSION:?}" "${CRI_TOOLS_VERSION:?}"
+: "${KUBERNETES_VERSION:?.env pins no KUBERNETES_VERSION}" "${ETCD_VERSION:?.env pins no ETCD_VERSION}"
+: "${CNI_PLUGINS_VERSION:?.env pins no CNI_PLUGINS_VERSION}" "${COREDNS_VERSION:?.env pins no COREDNS_VERSION}"
+: "${PAUSE_VERSION:?.env pins no PAUSE_VERSION}" "${CRI_TOOLS_VERSION:?.env pins no CRI_TOOLS_VERSION}"
 bin=$PWD/build/k8s/bin
 src=$PWD/build/k8s/src
 mkdir -p "$bin" "$src"
