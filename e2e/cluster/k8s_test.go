@@ -157,16 +157,8 @@ func TestK8s(t *testing.T) {
 		if !show.Beyla {
 			t.Skip("no Beyla image on the engine (it cannot be pulled here; make images builds it from a Beyla binary you give, BEYLA_BIN): k8s/beyla was validated by the API server")
 		}
-		var logs string
-		err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", 3*time.Minute, 2*time.Second, func() error {
-			var err error
-			if logs, err = c.Kubectl(ctx, "", "-n", StackNamespace, "logs", "daemonset/beyla"); err != nil {
-				return err
-			}
-			if missing := native.NotInstrumented(logs, "/app"); len(missing) > 0 {
-				return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
-			}
-			return nil
+		logs, err := native.WaitInstrumented(ctx, 3*time.Minute, "/app", func() (string, error) {
+			return c.Kubectl(ctx, "", "-n", StackNamespace, "logs", "daemonset/beyla")
 		})
 		if err != nil {
 			t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
@@ -239,16 +231,7 @@ func TestK8s(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids := map[string]bool{}
-		for _, sp := range tree {
-			ids[sp.SpanID().String()] = true
-		}
-		var roots []string
-		for _, sp := range tree {
-			if !ids[sp.ParentSpanID().String()] {
-				roots = append(roots, sp.Service+" "+sp.Name())
-			}
-		}
+		roots := spans.Roots(tree)
 		rep.Section("manual lane")
 		rep.Printf("checkout trace %s: %d spans, roots %v\n", s.TraceID, len(tree), roots)
 		if len(roots) != 1 {

@@ -70,6 +70,23 @@ type Beyla struct {
 // the process's path in cmd=.
 var instrumentingLine = regexp.MustCompile(`msg="instrumenting process".* cmd=(\S+)`)
 
+// WaitInstrumented waits until the log of a Beyla run elsewhere (a container, a pod), read anew by
+// logs, says it instruments every service of the shop under dir; it returns the last log read.
+func WaitInstrumented(ctx context.Context, timeout time.Duration, dir string, logs func() (string, error)) (string, error) {
+	var log string
+	err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", timeout, 2*time.Second, func() error {
+		var err error
+		if log, err = logs(); err != nil {
+			return err
+		}
+		if missing := NotInstrumented(log, dir); len(missing) > 0 {
+			return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
+		}
+		return nil
+	})
+	return log, err
+}
+
 // NotInstrumented lists the shop's services whose binary, dir/<service>, Beyla's log does not yet say
 // it instruments.
 func NotInstrumented(log, dir string) []string {

@@ -57,6 +57,22 @@ func ByTrace(spans []Span) map[string][]Span {
 	return traces
 }
 
+// Roots names ("service span-name") the spans of a trace whose parent is not in it: one for a trace
+// that holds together, more where a service started a trace of its own.
+func Roots(trace []Span) []string {
+	ids := map[string]bool{}
+	for _, sp := range trace {
+		ids[sp.SpanID().String()] = true
+	}
+	var roots []string
+	for _, sp := range trace {
+		if !ids[sp.ParentSpanID().String()] {
+			roots = append(roots, sp.Service+" "+sp.Name())
+		}
+	}
+	return roots
+}
+
 // ReadFile reads what the Collector's file exporter writes: OTLP JSON, one export request per line. A
 // line still being written (the last, without its newline) is left for the next read.
 func ReadFile(path string) ([]Span, error) {

@@ -6,7 +6,6 @@ import (
 	"context"
 	"fmt"
 	"net/http"
-	"strings"
 	"testing"
 	"time"
 
@@ -80,17 +79,7 @@ func checkBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run,
 // .env, reports which build it is, and returns the kernel's facts with what that build does.
 func waitBeyla(ctx context.Context, t *testing.T, rep *report.Report, run *Run) doctor.Facts {
 	t.Helper()
-	var logs string
-	err := wait.Eventually(ctx, "Beyla instrumenting the lane's four services", 2*time.Minute, 2*time.Second, func() error {
-		var err error
-		if logs, err = run.Logs(ctx, "beyla"); err != nil {
-			return err
-		}
-		if missing := native.NotInstrumented(logs, "/app"); len(missing) > 0 {
-			return fmt.Errorf("not yet: %s", strings.Join(missing, ", "))
-		}
-		return nil
-	})
+	logs, err := native.WaitInstrumented(ctx, 2*time.Minute, "/app", func() (string, error) { return run.Logs(ctx, "beyla") })
 	if err != nil {
 		t.Fatalf("%v\n%s", err, report.Tail(logs, 3000))
 	}

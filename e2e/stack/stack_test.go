@@ -201,17 +201,11 @@ func TestComposeStack(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		ids, inTrace := map[string]bool{}, map[string]bool{}
+		inTrace := map[string]bool{}
 		for _, sp := range tree {
-			ids[sp.SpanID().String()] = true
 			inTrace[sp.Service] = true
 		}
-		var roots []string
-		for _, sp := range tree {
-			if !ids[sp.ParentSpanID().String()] {
-				roots = append(roots, sp.Service+" "+sp.Name())
-			}
-		}
+		roots := spans.Roots(tree)
 		rep.Section("manual lane")
 		rep.Printf("checkout trace %s: %d spans, services %v, roots %v\n", s.TraceID, len(tree), sortedKeys(inTrace), roots)
 		if len(roots) != 1 {
