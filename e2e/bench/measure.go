@@ -39,9 +39,11 @@ type Sample struct {
 	// Per request answered at saturation:
 	CPU       map[Part]time.Duration // processor time
 	ProbeHits float64                // uprobe hits
-	ProbeTime time.Duration          // time the probes' eBPF programs ran
-	Spans     float64                // spans the trace backend received of the lane
-	Latency   []Latency              // one per rate
+	// ... of them, at instructions the kernel single-steps, and at sites it could not sort (ProbeRuns)
+	SteppedHits, UnsortedHits float64
+	ProbeTime                 time.Duration // time the probes' eBPF programs ran
+	Spans                     float64       // spans the trace backend received of the lane
+	Latency                   []Latency     // one per rate
 }
 
 // Runner measures lanes.
@@ -94,6 +96,8 @@ func (r *Runner) Measure(ctx context.Context, s Subject, w Workload, round int, 
 	}
 	ok := float64(sample.Saturation.OK)
 	sample.ProbeHits = float64(after.probes.Hits-before.probes.Hits) / ok
+	sample.SteppedHits = float64(after.probes.Stepped-before.probes.Stepped) / ok
+	sample.UnsortedHits = float64(after.probes.Unsorted-before.probes.Unsorted) / ok
 	sample.ProbeTime = perRequest(after.probes.Runtime - before.probes.Runtime)
 	sample.Spans = float64(after.spans-before.spans) / ok
 	return sample, ctx.Err()

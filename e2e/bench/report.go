@@ -159,22 +159,30 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 	case c.ProbeCost == nil:
 		p("The probe cost was not measured here: %s.\n\n", c.NoProbe)
 	default:
-		hit, wakeup := c.ProbeCost.PerHit(), c.ProbeCost.Wakeup
-		p("`make doctor` measured %.1f µs per uprobe hit on this kernel (a trap with a program that does nothing), ", µs(hit))
-		p("and %.1f µs per event that wakes a reader sleeping on a perf buffer. ", µs(wakeup))
-		p("Predicted: the lane's uprobe hits per request × the first, plus its eBPF programs' own run time per request (the kernel's statistics), ")
-		p("plus the wakeups of the agent's reader per request × the second (spans per request, divided by the events its reader lets gather: 1 for the Go auto agent, %d for Beyla); ", beylaWakeupLen)
-		p("measured: its services' processor time per request less plain's. The agents' own processes are not in either.\n\n")
-		p("| lane | workload | uprobe hits/req | traps | eBPF program time/req | wakeups/req | wakeups | predicted extra CPU/req | measured extra CPU/req | measured / predicted |\n|---|---|---|---|---|---|---|---|---|---|\n")
+		cost := c.ProbeCost
+		p("`make doctor` measured a uprobe hit on this kernel, a trap with a program that does nothing: ")
+		p("%.1f µs where the kernel single-steps the probed instruction (most Go function entries, RET), %.1f µs where it emulates it (PUSHQ, CALL, JMP, NOP), in a tight loop (warm); ",
+			µs(cost.PerHit(doctor.Stepped)), µs(cost.PerHit(doctor.Emulated)))
+		p("%.1f µs and %.1f µs right after the core touched %d MiB of other data (cold); ", µs(cost.PerHitCold(doctor.Stepped)), µs(cost.PerHitCold(doctor.Emulated)), cost.EvictBytes>>20)
+		p("and %.1f µs per event that wakes a reader sleeping on a perf buffer. ", µs(cost.Wakeup))
+		p("Predicted: the lane's uprobe hits per request at the cost of their kind (the bench decodes the instruction under each of the agents' uprobes), warm and cold, ")
+		p("plus its eBPF programs' own run time per request (the kernel's statistics), ")
+		p("plus the wakeups of the agent's reader per request (spans per request, divided by the events its reader lets gather: 1 for the Go auto agent, %d for Beyla); ", beylaWakeupLen)
+		p("the estimate is the middle of warm and cold. Measured: its services' processor time per request less plain's. The agents' own processes are not in either.\n\n")
+		p("| lane | workload | uprobe hits/req | single-stepped | eBPF program time/req | wakeups/req | predicted, warm | predicted, cold | estimate | measured extra CPU/req | measured / estimate |\n|---|---|---|---|---|---|---|---|---|---|---|\n")
+		unsorted := 0.0
 		for _, lane := range agentLanes(res) {
 			counts := ProbesOf(res, lane)
 			for _, wl := range res.Plan.Workloads {
-				hits, prog, wakeups := counts.Hits[wl.Name], counts.ProgramTime[wl.Name], counts.Wakeups[wl.Name]
-				predicted := µs(c.ProbeCost.Extra(counts, wl.Name))
+				predicted := c.ProbeCost.Extra(counts, wl.Name)
 				measured := of(res.Together, lane, wl.Name, cpu(Services)).med - of(res.Together, "plain", wl.Name, cpu(Services)).med
-				p("| %s | %s | %.1f | %.0f µs | %.0f µs | %.2f | %.0f µs | %.0f µs | %.0f µs | %s |\n", lane, wl.Name, hits, hits*µs(hit), prog,
-					wakeups, wakeups*µs(wakeup), predicted, measured, ratio(measured, predicted))
+				p("| %s | %s | %.1f | %.1f | %.0f µs | %.2f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %s |\n", lane, wl.Name, counts.Hits[wl.Name], counts.Stepped[wl.Name],
+					counts.ProgramTime[wl.Name], counts.Wakeups[wl.Name], µs(predicted.Warm), µs(predicted.Cold), µs(predicted.Estimate()), measured, ratio(measured, µs(predicted.Estimate())))
+				unsorted = max(unsorted, of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.UnsortedHits }).med)
 			}
+		}
+		if unsorted > 0 {
+			p("\nUp to %.1f hits a request came from programs attached at both kinds of site, or at none the kernel lists; they are counted as single-stepped.\n", unsorted)
 		}
 		p("\n")
 	}
@@ -265,16 +273,17 @@ func agentLanes(res *Results) []string {
 // is woken at every event, one per span.
 const beylaWakeupLen = 500
 
-// ProbesOf is what a request of each workload cost lane in uprobe hits, eBPF program run time (µs) and
+// ProbesOf is what a request of each workload cost lane in uprobe hits (all, and single-stepped), eBPF program run time (µs) and
 // wakeups of the agent's reader, medians of the rounds.
 func ProbesOf(res *Results, lane string) doctor.LaneProbes {
-	l := doctor.LaneProbes{Hits: map[string]float64{}, ProgramTime: map[string]float64{}, Wakeups: map[string]float64{}}
+	l := doctor.LaneProbes{Hits: map[string]float64{}, Stepped: map[string]float64{}, ProgramTime: map[string]float64{}, Wakeups: map[string]float64{}}
 	eventsPerWakeup := 1.0
 	if lane == "beyla" {
 		eventsPerWakeup = beylaWakeupLen
 	}
 	for _, wl := range res.Plan.Workloads {
 		l.Hits[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.ProbeHits }).med
+		l.Stepped[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.SteppedHits }).med
 		l.ProgramTime[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return µs(s.ProbeTime) }).med
 		l.Wakeups[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.Spans }).med / eventsPerWakeup
 	}

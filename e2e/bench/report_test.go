@@ -74,29 +74,34 @@ func TestCheckRefusesMeaninglessRuns(t *testing.T) {
 	}
 }
 
-// Each agent lane's extra processor time is predicted from its hits at the doctor's trap cost, its
-// programs' own run time and its reader's wakeups (a span each for the Go auto agent, one per 500 events
-// for Beyla) at the doctor's wakeup cost, and set against what its services spent more than plain's.
+// Each agent lane's extra processor time is predicted from its hits at the doctor's trap cost for their
+// kind, warm and cold, its programs' own run time and its reader's wakeups (a span each for the Go auto
+// agent, one per 500 events for Beyla) at the doctor's wakeup cost; the estimate, the middle of warm and
+// cold, is set against what its services spent more than plain's.
 func TestReportPredictsEachAgentLane(t *testing.T) {
 	read, _ := WorkloadByName("read")
-	withProgram := func(s Sample, prog time.Duration, spans float64) Sample { s.ProbeTime, s.Spans = prog, spans; return s }
+	withProgram := func(s Sample, stepped float64, prog time.Duration, spans float64) Sample {
+		s.SteppedHits, s.ProbeTime, s.Spans = stepped, prog, spans
+		return s
+	}
 	res := &Results{
 		Plan: Plan{Rounds: 1, Workloads: []Workload{read}}, Duration: time.Second, Workers: 8,
 		Rates: map[string][]float64{"read": {100}},
 		Together: []Sample{
 			sample("plain", 1, 1000, 40*time.Microsecond, 0),
-			withProgram(sample("otel-auto", 1, 250, 180*time.Microsecond, 8), 28*time.Microsecond, 4),
-			withProgram(sample("beyla", 1, 120, 400*time.Microsecond, 37), 60*time.Microsecond, 5),
+			withProgram(sample("otel-auto", 1, 250, 180*time.Microsecond, 8), 8, 28*time.Microsecond, 4),
+			withProgram(sample("beyla", 1, 120, 400*time.Microsecond, 37), 17, 60*time.Microsecond, 5),
 		},
 	}
-	cost := doctor.ProbeCost{Plain: time.Nanosecond, Entry: 10*time.Microsecond + time.Nanosecond, Wakeup: 20 * time.Microsecond}
+	cost := doctor.ProbeCost{Plain: time.Nanosecond, Entry: 10*time.Microsecond + time.Nanosecond, EmulatedEntry: time.Microsecond,
+		ColdStepped: 30 * time.Microsecond, ColdEmulated: 3 * time.Microsecond, EvictBytes: 4 << 20, Wakeup: 20 * time.Microsecond}
 	var out strings.Builder
 	if err := WriteMarkdown(&out, res, Context{Machine: "2 CPUs", ProbeCost: &cost}); err != nil {
 		t.Fatal(err)
 	}
 	for _, want := range []string{
-		"| otel-auto | read | 8.0 | 80 µs | 28 µs | 4.00 | 80 µs | 188 µs | 140 µs | 0.74 |",
-		"| beyla | read | 37.0 | 370 µs | 60 µs | 0.01 | 0 µs | 430 µs | 360 µs | 0.84 |",
+		"| otel-auto | read | 8.0 | 8.0 | 28 µs | 4.00 | 188 µs | 348 µs | 268 µs | 140 µs | 0.52 |",
+		"| beyla | read | 37.0 | 17.0 | 60 µs | 0.01 | 250 µs | 630 µs | 440 µs | 360 µs | 0.82 |",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())

@@ -23,7 +23,10 @@ type ProbeHits struct {
 
 // LaneProbes is one lane's count, by workload.
 type LaneProbes struct {
-	Hits        map[string]float64 `json:"hits_per_request"`
+	Hits map[string]float64 `json:"hits_per_request"`
+	// Stepped are the hits of programs attached where the kernel single-steps the instruction
+	// (SiteKind); the others' it emulates.
+	Stepped     map[string]float64 `json:"stepped_hits_per_request"`
 	ProgramTime map[string]float64 `json:"program_us_per_request"` // the programs' own run time, µs
 	// Wakeups are the times a request's events wake the agent's reader: its spans, divided by the
 	// events the agent lets gather before a wakeup.
@@ -61,9 +64,11 @@ func (c ProbeCost) Predict(w io.Writer, h ProbeHits, kernel string) {
 	for _, lane := range slices.Sorted(maps.Keys(h.Lanes)) {
 		l := h.Lanes[lane]
 		for _, workload := range slices.Sorted(maps.Keys(l.Hits)) {
-			fmt.Fprintf(w, "  %-10s %-9s %6.1f hits x %s + %s of its programs + %5.2f wakeups x %s = %s\n",
-				lane, workload, l.Hits[workload], micros(c.PerHit()), micros(us(l.ProgramTime[workload])),
-				l.Wakeups[workload], micros(c.Wakeup), micros(c.Extra(l, workload)))
+			stepped := l.Stepped[workload]
+			p := c.Extra(l, workload)
+			fmt.Fprintf(w, "  %-10s %-9s %s, between %s (warm) and %s (cold)\n", lane, workload, micros(p.Estimate()), micros(p.Warm), micros(p.Cold))
+			fmt.Fprintf(w, "  %-20s %.1f hits single-stepped, %.1f emulated; %s of its programs; %.2f wakeups x %s\n",
+				"", stepped, l.Hits[workload]-stepped, micros(us(l.ProgramTime[workload])), l.Wakeups[workload], micros(c.Wakeup))
 		}
 	}
 	if h.Kernel != kernel {
@@ -71,12 +76,26 @@ func (c ProbeCost) Predict(w io.Writer, h ProbeHits, kernel string) {
 	}
 }
 
+// Prediction is an agent lane's extra processor time per request, with every hit at its warm cost and
+// with every hit at its cold cost (ProbeCost). A service falls between the two, as far as its own work
+// and the machine's other processes push the trap's code and data out of the core's cache between two
+// hits, which no count here tells.
+type Prediction struct{ Warm, Cold time.Duration }
+
+// Estimate is the middle of the two: half the hits cold.
+func (p Prediction) Estimate() time.Duration { return (p.Warm + p.Cold) / 2 }
+
 // Extra is the processor time a request of workload costs the services of an agent lane with these
-// counts: every hit's trap (measured with a program that does nothing, PerHit), the time the agent's
-// programs themselves ran, and every wakeup of the agent's reader (Wakeup).
-func (c ProbeCost) Extra(l LaneProbes, workload string) time.Duration {
-	return time.Duration(l.Hits[workload]*float64(c.PerHit())) + us(l.ProgramTime[workload]) +
-		time.Duration(l.Wakeups[workload]*float64(c.Wakeup))
+// counts: every hit's trap, at the cost of its kind (measured with a program that does nothing,
+// PerHit and PerHitCold), the time the agent's programs themselves ran, and every wakeup of the agent's
+// reader (Wakeup).
+func (c ProbeCost) Extra(l LaneProbes, workload string) Prediction {
+	stepped, emulated := l.Stepped[workload], l.Hits[workload]-l.Stepped[workload]
+	rest := us(l.ProgramTime[workload]) + time.Duration(l.Wakeups[workload]*float64(c.Wakeup))
+	return Prediction{
+		Warm: time.Duration(stepped*float64(c.PerHit(Stepped))+emulated*float64(c.PerHit(Emulated))) + rest,
+		Cold: time.Duration(stepped*float64(c.PerHitCold(Stepped))+emulated*float64(c.PerHitCold(Emulated))) + rest,
+	}
 }
 
 func us(v float64) time.Duration { return time.Duration(v * float64(time.Microsecond)) }

@@ -8,6 +8,8 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -18,17 +20,26 @@ import (
 	"golang.org/x/arch/x86/x86asm"
 )
 
-// ProbeCost is what a uprobe hit costs on this kernel, measured on a tiny Go function of the doctor's
-// own: the same kind of probes the Go auto agent puts on the functions it instruments, one at the entry
-// and one on each return instruction (a Go function cannot take a return probe: its stack moves).
+// ProbeCost is what a uprobe hit costs on this kernel, measured on functions of the doctor's own: a Go
+// function with the kind of probes the Go auto agent puts on the functions it instruments, one at the
+// entry and one on each return instruction (a Go function cannot take a return probe: its stack moves),
+// and an assembly one whose first instruction the kernel emulates (SiteKind).
 type ProbeCost struct {
 	Calls          int           // calls per round
 	Rounds         int           // rounds per mode, interleaved
-	Plain          time.Duration // median time of one call without a probe
-	Entry          time.Duration // ... with a probe at the entry
+	Plain          time.Duration // median time of one call of probeTarget without a probe
+	Entry          time.Duration // ... with a probe at the entry, an instruction the kernel single-steps
 	EntryAndReturn time.Duration // ... with a probe at the entry and on its return
-	Probes         int           // probes attached in the entry-and-return mode: the entry and each RET
-	Hits           uint64        // hits counted by the eBPF program in the last entry-and-return round
+	// EmulatedPlain and EmulatedEntry are the median times of one call of emulatedTarget, without a
+	// probe and with one on its first instruction, which the kernel emulates.
+	EmulatedPlain, EmulatedEntry time.Duration
+	// ColdStepped and ColdEmulated are the cost of one hit of each kind when the core has just run other
+	// work that filled its second-level cache (EvictBytes touched before each call), as a busy machine's
+	// other processes do; the fields above are warm, measured in a tight loop.
+	ColdStepped, ColdEmulated time.Duration
+	EvictBytes                int
+	Probes                    int    // probes attached in the entry-and-return mode: the entry and each RET
+	Hits                      uint64 // hits counted by the eBPF program in the last entry-and-return round
 	// Wakeup is what one event costs the probed thread on top of the trap when the probe's program
 	// writes it to a perf buffer whose reader sleeps until each event, as the Go auto agent reads its
 	// spans: the output and the reader's wakeup. Measured on calls spaced out like requests, so that
@@ -38,8 +49,22 @@ type ProbeCost struct {
 	Events, EventCalls uint64
 }
 
-// PerHit is the median cost of one probe hit: a call with the entry probe, less a plain call.
-func (c ProbeCost) PerHit() time.Duration { return c.Entry - c.Plain }
+// PerHit is the median cost of one probe hit on an instruction of this kind: a call with the probe,
+// less a plain call.
+func (c ProbeCost) PerHit(kind SiteKind) time.Duration {
+	if kind == Emulated {
+		return c.EmulatedEntry - c.EmulatedPlain
+	}
+	return c.Entry - c.Plain
+}
+
+// PerHitCold is the cost of one hit of this kind right after the core's cache was filled with other data.
+func (c ProbeCost) PerHitCold(kind SiteKind) time.Duration {
+	if kind == Emulated {
+		return c.ColdEmulated
+	}
+	return c.ColdStepped
+}
 
 // PerPair is the median cost of an entry and a return probe, as an instrumented function pays.
 func (c ProbeCost) PerPair() time.Duration { return c.EntryAndReturn - c.Plain }
@@ -51,9 +76,12 @@ func probeTarget(x uint64) uint64 { return x*2 + 1 }
 
 const probeTargetSymbol = "github.com/zerocodelab/lab/e2e/doctor.probeTarget"
 
-// MeasureProbeCost attaches uprobes to probeTarget in this very process and times calls rounds times
-// over for each mode (no probe, entry, entry and return), interleaved so that a noisy machine
-// disturbs every mode alike. It needs root and an amd64 kernel that allows uprobes.
+const emulatedTargetSymbol = "github.com/zerocodelab/lab/e2e/doctor.emulatedTarget.abi0" // the assembly body, not Go's wrapper
+
+// MeasureProbeCost attaches uprobes to probeTarget and emulatedTarget in this very process and times
+// calls rounds times over for each mode (no probe, entry, entry and return; emulatedTarget without and
+// with a probe), interleaved so that a noisy machine disturbs every mode alike. It needs root and an
+// amd64 kernel that allows uprobes.
 func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 	if runtime.GOARCH != "amd64" {
 		return ProbeCost{}, fmt.Errorf("the return probe is placed on x86-64 RET instructions; this is %s", runtime.GOARCH)
@@ -66,6 +94,16 @@ func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 	if err != nil {
 		return ProbeCost{}, err
 	}
+	// The two targets must be of the kinds they stand for, by the rule the bench sorts the agents' hits with.
+	for symbol, want := range map[string]SiteKind{probeTargetSymbol: Stepped, emulatedTargetSymbol: Emulated} {
+		off, err := fileOffset(exe, symbol)
+		if err != nil {
+			return ProbeCost{}, err
+		}
+		if kind, err := KindAt(exe, off); err != nil || kind != want {
+			return ProbeCost{}, fmt.Errorf("the first instruction of %s is %s (%v), not %s as measured here", symbol, kind, err, want)
+		}
+	}
 	counter, prog, err := countingProgram()
 	if err != nil {
 		return ProbeCost{}, err
@@ -77,12 +115,30 @@ func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 		return ProbeCost{}, fmt.Errorf("open %s: %w", exe, err)
 	}
 
-	cost := ProbeCost{Calls: calls, Rounds: rounds, Probes: 1 + len(rets)}
-	times := map[int][]time.Duration{}
+	emulated := func(x uint64) uint64 { emulatedTarget(); return x }
+	evict := make([]byte, 2*cacheSize(2))
+	modes := []struct {
+		call    func(uint64) uint64
+		symbol  string
+		offsets []uint64
+		cold    bool
+	}{
+		{probeTarget, probeTargetSymbol, nil, false},
+		{probeTarget, probeTargetSymbol, []uint64{0}, false},
+		{probeTarget, probeTargetSymbol, append([]uint64{0}, rets...), false},
+		{emulated, emulatedTargetSymbol, nil, false},
+		{emulated, emulatedTargetSymbol, []uint64{0}, false},
+		{probeTarget, probeTargetSymbol, nil, true},
+		{probeTarget, probeTargetSymbol, []uint64{0}, true},
+		{emulated, emulatedTargetSymbol, nil, true},
+		{emulated, emulatedTargetSymbol, []uint64{0}, true},
+	}
+	cost := ProbeCost{Calls: calls, Rounds: rounds, Probes: 1 + len(rets), EvictBytes: len(evict)}
+	times := make([][]time.Duration, len(modes))
 	for r := range rounds {
-		for i := range 3 {
-			mode := (i + r) % 3 // 0 plain, 1 entry, 2 entry and return
-			links, err := attach(ex, prog, mode, rets)
+		for i := range modes {
+			m := (i + r) % len(modes)
+			links, err := attach(ex, prog, modes[m].symbol, modes[m].offsets)
 			if err != nil {
 				return ProbeCost{}, err
 			}
@@ -90,8 +146,12 @@ func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 				closeAll(links)
 				return ProbeCost{}, fmt.Errorf("reset the hit counter: %w", err)
 			}
-			times[mode] = append(times[mode], timeCalls(calls))
-			if mode == 2 {
+			if modes[m].cold {
+				times[m] = append(times[m], timeColdCalls(modes[m].call, calls/coldCallsDivisor, evict))
+			} else {
+				times[m] = append(times[m], timeCalls(modes[m].call, calls))
+			}
+			if m == 2 {
 				if err := counter.Lookup(uint32(0), &cost.Hits); err != nil {
 					closeAll(links)
 					return ProbeCost{}, fmt.Errorf("read the hit counter: %w", err)
@@ -101,6 +161,8 @@ func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 		}
 	}
 	cost.Plain, cost.Entry, cost.EntryAndReturn = median(times[0]), median(times[1]), median(times[2])
+	cost.EmulatedPlain, cost.EmulatedEntry = median(times[3]), median(times[4])
+	cost.ColdStepped, cost.ColdEmulated = median(times[6])-median(times[5]), median(times[8])-median(times[7])
 	if err := cost.measureWakeup(ex, prog, calls/10, rounds); err != nil {
 		return ProbeCost{}, err
 	}
@@ -188,12 +250,12 @@ func timeSpacedCalls(n int) time.Duration {
 	return total / time.Duration(n)
 }
 
-// timeCalls returns the time of one call of probeTarget, averaged over n calls.
-func timeCalls(n int) time.Duration {
+// timeCalls returns the time of one call of f, averaged over n calls.
+func timeCalls(f func(uint64) uint64, n int) time.Duration {
 	var sink uint64
 	start := time.Now()
 	for i := range n {
-		sink += probeTarget(uint64(i))
+		sink += f(uint64(i))
 	}
 	elapsed := time.Since(start)
 	if sink == 1 { // never true: keeps the loop's result alive
@@ -202,20 +264,58 @@ func timeCalls(n int) time.Duration {
 	return elapsed / time.Duration(n)
 }
 
-func attach(ex *link.Executable, prog *ebpf.Program, mode int, rets []uint64) ([]link.Link, error) {
-	var offsets []uint64
-	switch mode {
-	case 1:
-		offsets = []uint64{0}
-	case 2:
-		offsets = append([]uint64{0}, rets...)
+// coldCallsDivisor makes the cold rounds shorter: each of their calls first sweeps the eviction buffer.
+const coldCallsDivisor = 40
+
+// timeColdCalls returns the time of one call of f, averaged over n calls, each made right after a
+// sweep over evict, which pushes out of the core's cache what the previous call used.
+func timeColdCalls(f func(uint64) uint64, n int, evict []byte) time.Duration {
+	var total time.Duration
+	var sink uint64
+	for i := range n {
+		for j := 0; j < len(evict); j += 64 { // a write per cache line
+			evict[j]++
+		}
+		start := time.Now()
+		sink += f(uint64(i))
+		total += time.Since(start)
 	}
+	if sink == 1 { // never true: keeps the calls' results alive
+		fmt.Fprint(os.Stderr, "")
+	}
+	return total / time.Duration(n)
+}
+
+// cacheSize is the size of the first CPU's cache at level, as sysfs tells it, or 2 MiB.
+func cacheSize(level int) int {
+	const fallback = 2 << 20
+	for i := range 8 {
+		dir := fmt.Sprintf("/sys/devices/system/cpu/cpu0/cache/index%d/", i)
+		l, err := os.ReadFile(dir + "level")
+		if err != nil {
+			break
+		}
+		if strings.TrimSpace(string(l)) != strconv.Itoa(level) {
+			continue
+		}
+		size, err := os.ReadFile(dir + "size") // "2048K"
+		if err != nil {
+			return fallback
+		}
+		if kib, err := strconv.Atoi(strings.TrimSuffix(strings.TrimSpace(string(size)), "K")); err == nil {
+			return kib << 10
+		}
+	}
+	return fallback
+}
+
+func attach(ex *link.Executable, prog *ebpf.Program, symbol string, offsets []uint64) ([]link.Link, error) {
 	var links []link.Link
 	for _, off := range offsets {
-		l, err := ex.Uprobe(probeTargetSymbol, prog, &link.UprobeOptions{Offset: off})
+		l, err := ex.Uprobe(symbol, prog, &link.UprobeOptions{Offset: off})
 		if err != nil {
 			closeAll(links)
-			return nil, fmt.Errorf("attach a uprobe at %s+%d: %w", probeTargetSymbol, off, err)
+			return nil, fmt.Errorf("attach a uprobe at %s+%d: %w", symbol, off, err)
 		}
 		links = append(links, l)
 	}
@@ -332,8 +432,12 @@ func returnOffsets(exe, symbol string) ([]uint64, error) {
 
 // Report prints the measured cost.
 func (c ProbeCost) Report(w io.Writer) {
-	fmt.Fprintf(w, "uprobe cost on this kernel: %s per hit, %s per entry and return probe pair (a plain call: %s)\n",
-		micros(c.PerHit()), micros(c.PerPair()), c.Plain)
+	fmt.Fprintf(w, "uprobe cost on this kernel: %s per hit where the kernel single-steps the probed instruction, %s where it emulates it\n",
+		micros(c.PerHit(Stepped)), micros(c.PerHit(Emulated)))
+	fmt.Fprintf(w, "  single-stepped: most Go function entries (the stack check), RET, MOVQ, LEAQ...; emulated: PUSHQ, CALL, JMP, Jcc, NOP\n")
+	fmt.Fprintf(w, "  cold, right after the core touched %d MiB of other data (its second-level cache, twice over): %s single-stepped, %s emulated\n",
+		c.EvictBytes>>20, micros(c.PerHitCold(Stepped)), micros(c.PerHitCold(Emulated)))
+	fmt.Fprintf(w, "  %s per entry and return probe pair (a plain call: %s)\n", micros(c.PerPair()), c.Plain)
 	fmt.Fprintf(w, "  median of %d interleaved rounds of %d calls; %d of %d hits counted by the probe's program\n",
 		c.Rounds, c.Calls, c.Hits, uint64(c.Calls*c.Probes))
 	fmt.Fprintf(w, "  an agent pays this on every call of a function it instruments, in the calling thread\n")
