@@ -174,8 +174,7 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 		for _, lane := range agentLanes(res) {
 			counts := ProbesOf(res, lane)
 			for _, wl := range res.Plan.Workloads {
-				predicted := c.ProbeCost.Extra(counts, wl.Name)
-				measured := of(res.Together, lane, wl.Name, cpu(Services)).med - of(res.Together, "plain", wl.Name, cpu(Services)).med
+				predicted, measured := c.ProbeCost.Extra(counts, wl.Name), counts.Measured[wl.Name]
 				p("| %s | %s | %.1f | %.1f | %.0f µs | %.2f | %.0f µs | %.0f µs | %.0f µs | %.0f µs | %s |\n", lane, wl.Name, counts.Hits[wl.Name], counts.Stepped[wl.Name],
 					counts.ProgramTime[wl.Name], counts.Wakeups[wl.Name], µs(predicted.Warm), µs(predicted.Cold), µs(predicted.Estimate()), measured, ratio(measured, µs(predicted.Estimate())))
 				unsorted = max(unsorted, of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.UnsortedHits }).med)
@@ -273,10 +272,12 @@ func agentLanes(res *Results) []string {
 // is woken at every event, one per span.
 const beylaWakeupLen = 500
 
-// ProbesOf is what a request of each workload cost lane in uprobe hits (all, and single-stepped), eBPF program run time (µs) and
-// wakeups of the agent's reader, medians of the rounds.
+// ProbesOf is what a request of each workload cost lane in uprobe hits (all, and single-stepped), eBPF
+// program run time (µs) and wakeups of the agent's reader, and what its services spent more than
+// plain's (µs), medians of the rounds.
 func ProbesOf(res *Results, lane string) doctor.LaneProbes {
-	l := doctor.LaneProbes{Hits: map[string]float64{}, Stepped: map[string]float64{}, ProgramTime: map[string]float64{}, Wakeups: map[string]float64{}}
+	l := doctor.LaneProbes{Hits: map[string]float64{}, Stepped: map[string]float64{}, ProgramTime: map[string]float64{},
+		Wakeups: map[string]float64{}, Measured: map[string]float64{}}
 	eventsPerWakeup := 1.0
 	if lane == "beyla" {
 		eventsPerWakeup = beylaWakeupLen
@@ -286,6 +287,7 @@ func ProbesOf(res *Results, lane string) doctor.LaneProbes {
 		l.Stepped[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.SteppedHits }).med
 		l.ProgramTime[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return µs(s.ProbeTime) }).med
 		l.Wakeups[wl.Name] = of(res.Together, lane, wl.Name, func(s Sample) float64 { return s.Spans }).med / eventsPerWakeup
+		l.Measured[wl.Name] = of(res.Together, lane, wl.Name, cpu(Services)).med - of(res.Together, "plain", wl.Name, cpu(Services)).med
 	}
 	return l
 }

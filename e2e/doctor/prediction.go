@@ -31,6 +31,9 @@ type LaneProbes struct {
 	// Wakeups are the times a request's events wake the agent's reader: its spans, divided by the
 	// events the agent lets gather before a wakeup.
 	Wakeups map[string]float64 `json:"wakeups_per_request"`
+	// Measured is what the bench measured: the lane's services' processor time per request less
+	// plain's, µs, to set the prediction against.
+	Measured map[string]float64 `json:"measured_extra_us_per_request"`
 }
 
 // ReadProbeHits reads what Save wrote.
@@ -66,7 +69,11 @@ func (c ProbeCost) Predict(w io.Writer, h ProbeHits, kernel string) {
 		for _, workload := range slices.Sorted(maps.Keys(l.Hits)) {
 			stepped := l.Stepped[workload]
 			p := c.Extra(l, workload)
-			fmt.Fprintf(w, "  %-10s %-9s %s, between %s (warm) and %s (cold)\n", lane, workload, micros(p.Estimate()), micros(p.Warm), micros(p.Cold))
+			fmt.Fprintf(w, "  %-10s %-9s %s, between %s (warm) and %s (cold)", lane, workload, micros(p.Estimate()), micros(p.Warm), micros(p.Cold))
+			if m, ok := l.Measured[workload]; ok && p.Estimate() > 0 {
+				fmt.Fprintf(w, "; make bench measured %s, %.2f of the estimate", micros(us(m)), m/(float64(p.Estimate())/float64(time.Microsecond)))
+			}
+			fmt.Fprintln(w)
 			fmt.Fprintf(w, "  %-20s %.1f hits single-stepped, %.1f emulated; %s of its programs; %.2f wakeups x %s\n",
 				"", stepped, l.Hits[workload]-stepped, micros(us(l.ProgramTime[workload])), l.Wakeups[workload], micros(c.Wakeup))
 		}
