@@ -79,9 +79,10 @@ const probeTargetSymbol = "github.com/zerocodelab/lab/e2e/doctor.probeTarget"
 const emulatedTargetSymbol = "github.com/zerocodelab/lab/e2e/doctor.emulatedTarget.abi0" // the assembly body, not Go's wrapper
 
 // MeasureProbeCost attaches uprobes to probeTarget and emulatedTarget in this very process and times
-// calls rounds times over for each mode (no probe, entry, entry and return; emulatedTarget without and
-// with a probe), interleaved so that a noisy machine disturbs every mode alike. It needs root and an
-// amd64 kernel that allows uprobes.
+// calls rounds times over for each mode (probeTarget with no probe, at its entry, at its entry and
+// return; emulatedTarget without and with a probe; then both functions without and with the entry probe,
+// cold, with the core's cache emptied before each call), interleaved so that a noisy machine disturbs
+// every mode alike. It needs root and an amd64 kernel that allows uprobes.
 func MeasureProbeCost(calls, rounds int) (ProbeCost, error) {
 	if runtime.GOARCH != "amd64" {
 		return ProbeCost{}, fmt.Errorf("the return probe is placed on x86-64 RET instructions; this is %s", runtime.GOARCH)
