@@ -160,7 +160,7 @@ func WriteMarkdown(out io.Writer, res *Results, c Context) error {
 		p("The probe cost was not measured here: %s.\n\n", c.NoProbe)
 	default:
 		cost := c.ProbeCost
-		p("`make doctor` measured a uprobe hit on this kernel, a trap with a program that does nothing: ")
+		p("The doctor's probe cost (`make doctor`), measured by the bench at its start: a uprobe hit on this kernel, a trap with a program that does nothing, costs ")
 		p("%.1f µs where the kernel single-steps the probed instruction (most Go function entries, RET), %.1f µs where it emulates it (PUSHQ, CALL, JMP, NOP), in a tight loop (warm); ",
 			µs(cost.PerHit(doctor.Stepped)), µs(cost.PerHit(doctor.Emulated)))
 		p("%.1f µs and %.1f µs right after the core touched %d MiB of other data (cold); ", µs(cost.PerHitCold(doctor.Stepped)), µs(cost.PerHitCold(doctor.Emulated)), cost.EvictBytes>>20)

@@ -77,11 +77,12 @@ func TestCheckRefusesMeaninglessRuns(t *testing.T) {
 // Each agent lane's extra processor time is predicted from its hits at the doctor's trap cost for their
 // kind, warm and cold, its programs' own run time and its reader's wakeups (a span each for the Go auto
 // agent, one per 500 events for Beyla) at the doctor's wakeup cost; the estimate, the middle of warm and
-// cold, is set against what its services spent more than plain's.
+// cold, is set against what its services spent more than plain's; hits the bench could not sort are
+// counted single-stepped, and said so.
 func TestReportPredictsEachAgentLane(t *testing.T) {
 	read, _ := WorkloadByName("read")
-	withProgram := func(s Sample, stepped float64, prog time.Duration, spans float64) Sample {
-		s.SteppedHits, s.ProbeTime, s.Spans = stepped, prog, spans
+	withProgram := func(s Sample, stepped float64, prog time.Duration, spans, unsorted float64) Sample {
+		s.SteppedHits, s.ProbeTime, s.Spans, s.UnsortedHits = stepped, prog, spans, unsorted
 		return s
 	}
 	res := &Results{
@@ -89,8 +90,8 @@ func TestReportPredictsEachAgentLane(t *testing.T) {
 		Rates: map[string][]float64{"read": {100}},
 		Together: []Sample{
 			sample("plain", 1, 1000, 40*time.Microsecond, 0),
-			withProgram(sample("otel-auto", 1, 250, 180*time.Microsecond, 8), 8, 28*time.Microsecond, 4),
-			withProgram(sample("beyla", 1, 120, 400*time.Microsecond, 37), 17, 60*time.Microsecond, 5),
+			withProgram(sample("otel-auto", 1, 250, 180*time.Microsecond, 8), 8, 28*time.Microsecond, 4, 0),
+			withProgram(sample("beyla", 1, 120, 400*time.Microsecond, 37), 17, 60*time.Microsecond, 5, 2),
 		},
 	}
 	cost := doctor.ProbeCost{Plain: time.Nanosecond, Entry: 10*time.Microsecond + time.Nanosecond, EmulatedEntry: time.Microsecond,
@@ -102,6 +103,7 @@ func TestReportPredictsEachAgentLane(t *testing.T) {
 	for _, want := range []string{
 		"| otel-auto | read | 8.0 | 8.0 | 28 µs | 4.00 | 188 µs | 348 µs | 268 µs | 140 µs | 0.52 |",
 		"| beyla | read | 37.0 | 17.0 | 60 µs | 0.01 | 250 µs | 630 µs | 440 µs | 360 µs | 0.82 |",
+		"Up to 2.0 hits a request came from programs attached at both kinds of site, or at none the kernel lists; they are counted as single-stepped.",
 	} {
 		if !strings.Contains(out.String(), want) {
 			t.Errorf("the report lacks %q:\n%s", want, out.String())
