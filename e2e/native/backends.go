@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -41,6 +42,23 @@ func WaitHTTP(ctx context.Context, url string, timeout time.Duration, p *proc.Pr
 	})
 	if err != nil {
 		return fmt.Errorf("%w; output:\n%s", err, report.Tail(p.Output(), 3000))
+	}
+	return nil
+}
+
+// answersAs checks that url's body contains want.
+func answersAs(url, want string) error {
+	resp, err := http.Get(url)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(io.LimitReader(resp.Body, 4096))
+	if err != nil {
+		return err
+	}
+	if !strings.Contains(string(body), want) {
+		return fmt.Errorf("%s answered %d %q, not %q", url, resp.StatusCode, body, want)
 	}
 	return nil
 }
@@ -138,6 +156,10 @@ func StartPrometheus(ctx context.Context, bin, root, dir, addr string, targets [
 	b := &Backend{URL: "http://" + addr, Process: p}
 	if err := WaitHTTP(ctx, b.URL+"/-/ready", 20*time.Second, p); err != nil {
 		return nil, errors.Join(fmt.Errorf("prometheus: %w", err), p.Kill())
+	}
+	// Whatever answered must be this Prometheus, not another program that took the port first.
+	if err := answersAs(b.URL+"/-/ready", "Prometheus Server is Ready"); err != nil {
+		return nil, errors.Join(fmt.Errorf("prometheus on %s: %w; output:\n%s", addr, err, report.Tail(p.Output(), 3000)), p.Kill())
 	}
 	return b, nil
 }

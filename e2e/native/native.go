@@ -5,11 +5,13 @@ package native
 
 import (
 	"fmt"
+	"math/rand/v2"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 )
 
@@ -47,18 +49,51 @@ func Built(root, rel, how string) (string, error) {
 }
 
 // FreeAddrs returns n distinct loopback host:ports nothing listens on right now: all are held open until
-// the last is picked, so none is handed out twice.
+// the last is picked, so none is handed out twice. They lie below the kernel's ephemeral range
+// (ip_local_port_range), where it never picks a port for a program that binds port 0, as the shop's
+// services do: a port picked here stays free, until its program binds it, however many services start
+// in between. Two calls could give the same port only if the first's is still unbound and a draw among
+// some 20,000 hits it.
 func FreeAddrs(n int) ([]string, error) {
+	low, err := ephemeralLow()
+	if err != nil {
+		return nil, err
+	}
 	var addrs []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
+	for attempt := 0; len(addrs) < n; attempt++ {
+		if attempt == 1000 {
+			return nil, fmt.Errorf("pick a free port below %d: 1000 draws found %d of %d", low, len(addrs), n)
+		}
+		port := freePortsFrom + rand.IntN(low-freePortsFrom)
+		ln, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
 		if err != nil {
-			return nil, fmt.Errorf("pick a free port: %w", err)
+			continue // taken
 		}
 		defer ln.Close()
 		addrs = append(addrs, ln.Addr().String())
 	}
 	return addrs, nil
+}
+
+// freePortsFrom is the lowest port FreeAddrs draws: above the well-known ports of common servers.
+const freePortsFrom = 10000
+
+// ephemeralLow reads the first port the kernel picks from for port 0.
+func ephemeralLow() (int, error) {
+	const file = "/proc/sys/net/ipv4/ip_local_port_range"
+	data, err := os.ReadFile(file)
+	if err != nil {
+		return 0, fmt.Errorf("pick a free port: %w", err)
+	}
+	fields := strings.Fields(string(data))
+	if len(fields) != 2 {
+		return 0, fmt.Errorf("pick a free port: %s says %q; want two ports", file, data)
+	}
+	low, err := strconv.Atoi(fields[0])
+	if err != nil || low <= freePortsFrom+1000 {
+		return 0, fmt.Errorf("pick a free port: %s says %q; want a range starting above %d", file, data, freePortsFrom+1000)
+	}
+	return low, nil
 }
 
 // ShopMetrics reads services/metrics.txt: the names of the metrics the services expose, which a test of
