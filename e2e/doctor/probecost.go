@@ -1,7 +1,6 @@
 package doctor
 
 import (
-	"debug/elf"
 	"errors"
 	"fmt"
 	"io"
@@ -236,14 +235,22 @@ func (c *ProbeCost) measureWakeup(ex *link.Executable, counting *ebpf.Program, c
 
 // timeSpacedCalls returns the time of one call of probeTarget, averaged over n calls wakeupPause apart.
 func timeSpacedCalls(n int) time.Duration {
+	return timeEachCall(probeTarget, n, func() {
+		for pause := time.Now(); time.Since(pause) < wakeupPause; {
+		}
+	})
+}
+
+// timeEachCall returns the time of one call of f, averaged over n calls timed one by one, each made
+// right after before, whose own time is not counted.
+func timeEachCall(f func(uint64) uint64, n int, before func()) time.Duration {
 	var total time.Duration
 	var sink uint64
 	for i := range n {
+		before()
 		start := time.Now()
-		sink += probeTarget(uint64(i))
+		sink += f(uint64(i))
 		total += time.Since(start)
-		for pause := time.Now(); time.Since(pause) < wakeupPause; {
-		}
 	}
 	if sink == 1 { // never true: keeps the calls' results alive
 		fmt.Fprint(os.Stderr, "")
@@ -271,20 +278,11 @@ const coldCallsDivisor = 40
 // timeColdCalls returns the time of one call of f, averaged over n calls, each made right after a
 // sweep over evict, which pushes out of the core's cache what the previous call used.
 func timeColdCalls(f func(uint64) uint64, n int, evict []byte) time.Duration {
-	var total time.Duration
-	var sink uint64
-	for i := range n {
+	return timeEachCall(f, n, func() {
 		for j := 0; j < len(evict); j += 64 { // a write per cache line
 			evict[j]++
 		}
-		start := time.Now()
-		sink += f(uint64(i))
-		total += time.Since(start)
-	}
-	if sink == 1 { // never true: keeps the calls' results alive
-		fmt.Fprint(os.Stderr, "")
-	}
-	return total / time.Duration(n)
+	})
 }
 
 // cacheSize is the size of the first CPU's cache at level, as sysfs tells it, or 2 MiB.
@@ -395,20 +393,11 @@ func outputProgram() (*ebpf.Map, *ebpf.Program, error) {
 
 // returnOffsets finds the RET instructions of symbol in the executable, as offsets from its start.
 func returnOffsets(exe, symbol string) ([]uint64, error) {
-	f, err := elf.Open(exe)
+	f, sym, err := openSymbol(exe, symbol)
 	if err != nil {
 		return nil, err
 	}
 	defer f.Close()
-	syms, err := f.Symbols()
-	if err != nil {
-		return nil, fmt.Errorf("%s: read symbols: %w", exe, err)
-	}
-	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == symbol })
-	if i < 0 {
-		return nil, fmt.Errorf("%s has no symbol %s (a stripped binary?)", exe, symbol)
-	}
-	sym := syms[i]
 	text := f.Sections[sym.Section]
 	code := make([]byte, sym.Size)
 	if _, err := text.ReadAt(code, int64(sym.Value-text.Addr)); err != nil {

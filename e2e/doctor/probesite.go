@@ -4,6 +4,7 @@ import (
 	"debug/elf"
 	"fmt"
 	"os"
+	"slices"
 
 	"golang.org/x/arch/x86/x86asm"
 )
@@ -68,25 +69,34 @@ func KindAt(file string, offset uint64) (SiteKind, error) {
 
 // fileOffset is where symbol's code starts in the executable file: what a uprobe on it is attached to.
 func fileOffset(exe, symbol string) (uint64, error) {
-	f, err := elf.Open(exe)
+	f, sym, err := openSymbol(exe, symbol)
 	if err != nil {
 		return 0, err
 	}
 	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && sym.Value >= p.Vaddr && sym.Value < p.Vaddr+p.Memsz {
+			return sym.Value - p.Vaddr + p.Off, nil
+		}
+	}
+	return 0, fmt.Errorf("%s: %s is in no executable segment", exe, symbol)
+}
+
+// openSymbol opens the executable and finds symbol in it; the caller closes the file.
+func openSymbol(exe, symbol string) (*elf.File, elf.Symbol, error) {
+	f, err := elf.Open(exe)
+	if err != nil {
+		return nil, elf.Symbol{}, err
+	}
 	syms, err := f.Symbols()
 	if err != nil {
-		return 0, fmt.Errorf("%s: read symbols: %w", exe, err)
+		f.Close()
+		return nil, elf.Symbol{}, fmt.Errorf("%s: read symbols: %w", exe, err)
 	}
-	for _, s := range syms {
-		if s.Name != symbol {
-			continue
-		}
-		for _, p := range f.Progs {
-			if p.Type == elf.PT_LOAD && p.Flags&elf.PF_X != 0 && s.Value >= p.Vaddr && s.Value < p.Vaddr+p.Memsz {
-				return s.Value - p.Vaddr + p.Off, nil
-			}
-		}
-		return 0, fmt.Errorf("%s: %s is in no executable segment", exe, symbol)
+	i := slices.IndexFunc(syms, func(s elf.Symbol) bool { return s.Name == symbol })
+	if i < 0 {
+		f.Close()
+		return nil, elf.Symbol{}, fmt.Errorf("%s has no symbol %s (a stripped binary?)", exe, symbol)
 	}
-	return 0, fmt.Errorf("%s has no symbol %s (a stripped binary?)", exe, symbol)
+	return f, syms[i], nil
 }
